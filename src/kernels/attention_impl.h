@@ -1,0 +1,75 @@
+// The vectorised attention algorithm, written once over a SIMD policy S (see attention_avx2.cpp and
+// attention_avx512.cpp, which instantiate it with their ISA's flags). S provides: vector type V, width W,
+// zero(), set1(x), load(p, n) for float / f16 pointers with n <= W valid lanes (the rest zero), store(p, v, n),
+// fma(a, b, c) = a * b + c, mul(a, b), reduce(v) (horizontal sum), reduce_wide(v) (horizontal sum in double) and
+// round_f16(v) (to F16 and back, nearest even).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/fp16.h"
+#include "kernels/attention.h"
+#include "kernels/ops.h"
+
+namespace amusd::kernels::attention_detail {
+
+template <class S, class T>
+void attend_simd(const AttentionArgs& a) {
+  using V = typename S::V;
+  constexpr int64_t W = S::W;
+  constexpr bool f16 = !std::is_same_v<T, float>;
+  const int64_t hd = a.head_dim;
+  const int64_t n_chunks = (hd + W - 1) / W;
+
+  // Queries, rounded like the cache (F16) and padded with zeros to whole vectors.
+  alignas(64) float q[8][kMaxHeadDim + 64];
+  for (int64_t h0 = 0; h0 < a.n_q; h0 += 8) {
+    const int64_t nh = std::min<int64_t>(8, a.n_q - h0);
+    for (int64_t h = 0; h < nh; ++h)
+      for (int64_t c = 0; c < n_chunks; ++c) {
+        const int n = int(std::min(W, hd - c * W));
+        V x = S::load(a.q + (h0 + h) * hd + c * W, n);
+        if constexpr (f16) x = S::round_f16(x);
+        S::store(q[h] + c * W, x, W);
+      }
+
+    // Scores: each cached key is loaded once for all heads of the group. With an F16 cache every product of two
+    // F16 values is exact in f32, and the sum is taken in double, so the score hardly depends on summation order.
+    for (int64_t j = 0; j < a.n_kv; ++j) {
+      const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
+      double dot[8] = {};
+      for (int64_t c = 0; c < n_chunks; ++c) {
+        const V kv = S::load(kj + c * W, int(std::min(W, hd - c * W)));
+        for (int64_t h = 0; h < nh; ++h) dot[h] += S::reduce_wide(S::mul(S::load(q[h] + c * W, int(W)), kv));
+      }
+      for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(dot[h]) * a.scale;
+    }
+    for (int64_t h = 0; h < nh; ++h) {
+      float* s = a.scores + (h0 + h) * a.n_kv;
+      softmax(s, a.n_kv);
+      if constexpr (f16)
+        for (int64_t j = 0; j < a.n_kv; ++j) s[j] = f16_to_f32(f32_to_f16(s[j]));
+    }
+
+    // Weighted sum of the values: accumulators stay in registers, each value chunk is loaded once per head group.
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const int n = int(std::min(W, hd - c * W));
+      V acc[8];
+      for (int64_t h = 0; h < nh; ++h) acc[h] = S::zero();
+      for (int64_t j = 0; j < a.n_kv; ++j) {
+        const V vv = S::load(reinterpret_cast<const T*>(a.v + j * a.stride) + c * W, n);
+        for (int64_t h = 0; h < nh; ++h) acc[h] = S::fma(S::set1(a.scores[(h0 + h) * a.n_kv + j]), vv, acc[h]);
+      }
+      for (int64_t h = 0; h < nh; ++h) S::store(a.out + (h0 + h) * hd + c * W, acc[h], n);
+    }
+  }
+}
+
+template <class S>
+void attend_dispatch(const AttentionArgs& a) {
+  if (a.type == DType::F32) attend_simd<S, float>(a);
+  else attend_simd<S, f16_t>(a);
+}
+
+}  // namespace amusd::kernels::attention_detail
