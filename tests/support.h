@@ -11,8 +11,11 @@ namespace amusd::test {
 std::string shared_path(const std::string& rel);
 bool shared_exists(const std::string& rel);
 
-// All JSON objects of a JSON-lines file.
+// All JSON objects of a JSON-lines file. Raw bytes that are not valid UTF-8 (the reference engine writes the exact
+// bytes a random model generated) are kept losslessly: each becomes U+F780 + (byte - 0x80) in the parsed strings;
+// raw_bytes() turns such a string back into the original bytes.
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
+std::string raw_bytes(const std::string& s);
 
 // Whole file as a string.
 std::string read_file(const std::string& path);
