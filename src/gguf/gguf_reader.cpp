@@ -33,6 +33,23 @@ size_t scalar_size(ValueType t) {
 
 bool valid_value_type(uint32_t t) { return t <= uint32_t(ValueType::F64); }
 
+// A name from the file as it may appear in an error message: control and non-ASCII bytes escaped as \xNN.
+std::string printable(std::string_view s, size_t max_len = 200) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < max_len; ++i) {
+    const unsigned char ch = s[i];
+    if (ch >= 32 && ch < 127) {
+      out += char(ch);
+    } else {
+      out += "\\x";
+      out += "0123456789abcdef"[ch >> 4];
+      out += "0123456789abcdef"[ch & 15];
+    }
+  }
+  if (s.size() > max_len) out += "...";
+  return out;
+}
+
 // Sequential bounds-checked reader over the file bytes. Every failure names the file and the position.
 class Cursor {
  public:
@@ -41,9 +58,13 @@ class Cursor {
   uint64_t pos() const { return pos_; }
   uint64_t remaining() const { return size_ - pos_; }
 
+  // What is being read, for error messages: "key 'general.name'", "tensor 'output.weight'".
+  void set_context(std::string context) { context_ = std::move(context); }
+
   template <class... A>
   [[noreturn]] void error(const A&... a) const {
-    fail(path_, ": ", a..., " (at byte offset ", pos_, ", file size ", size_, ")");
+    fail(path_, ": ", context_, context_.empty() ? "" : ": ", a..., " (at byte offset ", pos_, ", file size ", size_,
+         ")");
   }
 
   void need(uint64_t n, std::string_view what) const {
@@ -76,37 +97,41 @@ class Cursor {
   const uint8_t* base_;
   uint64_t size_;
   uint64_t pos_ = 0;
+  std::string context_;
 };
 
-Array read_array(Cursor& c, const std::string& key, int depth) {
-  if (depth > kMaxArrayDepth) c.error("key '", key, "': arrays nested deeper than ", kMaxArrayDepth);
+Array read_array(Cursor& c, int depth) {
+  if (depth > kMaxArrayDepth) c.error("arrays nested deeper than ", kMaxArrayDepth);
   Array a;
   const uint32_t elem = c.read<uint32_t>("array element type");
-  if (!valid_value_type(elem)) c.error("key '", key, "': unknown array element type ", elem);
+  if (!valid_value_type(elem)) c.error("unknown array element type ", elem);
   a.elem = ValueType(elem);
   a.count = c.read<uint64_t>("array length");
   if (a.elem == ValueType::STRING) {
     // each string needs at least its 8-byte length
     if (a.count > c.remaining() / 8)
-      c.error("key '", key, "': array of ", a.count, " strings cannot fit in the remaining ", c.remaining(), " bytes");
+      c.error("array of ", a.count, " strings cannot fit in the remaining ", c.remaining(), " bytes");
     a.strings.reserve(a.count);
     for (uint64_t i = 0; i < a.count; ++i) a.strings.push_back(c.read_string("array string"));
   } else if (a.elem == ValueType::ARRAY) {
     if (a.count > c.remaining() / 12)
-      c.error("key '", key, "': array of ", a.count, " arrays cannot fit in the remaining ", c.remaining(), " bytes");
+      c.error("array of ", a.count, " arrays cannot fit in the remaining ", c.remaining(), " bytes");
     a.arrays.reserve(a.count);
-    for (uint64_t i = 0; i < a.count; ++i) a.arrays.push_back(read_array(c, key, depth + 1));
+    for (uint64_t i = 0; i < a.count; ++i) a.arrays.push_back(read_array(c, depth + 1));
   } else {
     const uint64_t es = scalar_size(a.elem);
     if (a.count > c.remaining() / es)
-      c.error("key '", key, "': array of ", a.count, " ", value_type_name(a.elem), " elements needs ", a.count, " x ",
-              es, " bytes, only ", c.remaining(), " left");
+      c.error("array of ", a.count, " ", value_type_name(a.elem), " elements needs ", a.count, " x ", es,
+              " bytes, only ", c.remaining(), " left");
     a.data = c.take(a.count * es, "array data");
+    if (a.elem == ValueType::BOOL)
+      for (uint64_t i = 0; i < a.count; ++i)
+        if (a.data[i] > 1) c.error("bool array element ", i, " is ", int(a.data[i]), ", neither 0 nor 1");
   }
   return a;
 }
 
-Value read_value(Cursor& c, const std::string& key, ValueType t) {
+Value read_value(Cursor& c, ValueType t) {
   Value v;
   v.type = t;
   switch (t) {
@@ -122,12 +147,12 @@ Value read_value(Cursor& c, const std::string& key, ValueType t) {
     case ValueType::F64: v.v = c.read<double>("f64 value"); break;
     case ValueType::BOOL: {
       const uint8_t b = c.read<uint8_t>("bool value");
-      if (b > 1) c.error("key '", key, "': bool value ", int(b), " is neither 0 nor 1");
+      if (b > 1) c.error("bool value ", int(b), " is neither 0 nor 1");
       v.v = b != 0;
       break;
     }
     case ValueType::STRING: v.v = c.read_string("string value"); break;
-    case ValueType::ARRAY: v.v = read_array(c, key, 0); break;
+    case ValueType::ARRAY: v.v = read_array(c, 0); break;
   }
   return v;
 }
@@ -224,10 +249,9 @@ void File::parse() {
   const uint32_t magic = c.read<uint32_t>("magic");
   if (magic == kMagicSwapped) c.error("big-endian GGUF files are not supported");
   if (magic != kMagic) {
-    char m[5] = {};
-    std::memcpy(m, base_, 4);
+    std::string m(reinterpret_cast<const char*>(base_), 4);
     for (char& ch : m)
-      if (ch && (ch < 32 || ch > 126)) ch = '?';
+      if (ch < 32 || ch > 126) ch = '?';
     c.error("not a GGUF file: magic is '", m, "', expected 'GGUF'");
   }
   version_ = c.read<uint32_t>("version");
@@ -242,57 +266,62 @@ void File::parse() {
 
   for (uint64_t i = 0; i < n_kv; ++i) {
     const uint64_t start = c.pos();
+    c.set_context(str_cat("metadata entry ", i));
     const std::string key(c.read_string("metadata key"));
-    if (key.empty()) c.error("metadata entry ", i, " has an empty key");
+    if (key.empty()) c.error("empty key");
+    c.set_context(str_cat("key '", printable(key), "'"));
     const uint32_t t = c.read<uint32_t>("value type");
-    if (!valid_value_type(t)) c.error("key '", key, "': unknown value type ", t);
-    Value v = read_value(c, key, ValueType(t));
+    if (!valid_value_type(t)) c.error("unknown value type ", t);
+    Value v = read_value(c, ValueType(t));
     v.raw = {base_ + start, size_t(c.pos() - start)};
-    if (kv_.count(key)) c.error("duplicate metadata key '", key, "'");
+    if (kv_.count(key)) c.error("duplicate metadata key");
     key_order_.push_back(key);
     kv_.emplace(key, std::move(v));
   }
+  c.set_context("");
 
   if (const Value* a = find("general.alignment")) {
+    // The GGUF specification requires a multiple of 8: tensor data must be aligned for its element type.
     if (a->type != ValueType::U32) c.error("key 'general.alignment': expected u32, found ", value_type_name(a->type));
     const uint64_t al = std::get<uint64_t>(a->v);
-    if (al == 0 || (al & (al - 1)) != 0 || al > (1u << 20))
-      c.error("key 'general.alignment': ", al, " is not a power of two between 1 and 2^20");
+    if (al < 8 || (al & (al - 1)) != 0 || al > (1u << 20))
+      c.error("key 'general.alignment': ", al, " is not a power of two between 8 and 2^20");
     alignment_ = uint32_t(al);
   }
 
   tensors_.reserve(n_tensors);
   for (uint64_t i = 0; i < n_tensors; ++i) {
     TensorInfo t;
+    c.set_context(str_cat("tensor info ", i));
     t.name = std::string(c.read_string("tensor name"));
-    if (t.name.empty()) c.error("tensor ", i, " has an empty name");
+    if (t.name.empty()) c.error("empty tensor name");
+    c.set_context(str_cat("tensor '", printable(t.name), "'"));
     const uint32_t n_dims = c.read<uint32_t>("tensor dimension count");
-    if (n_dims == 0 || n_dims > kMaxDims)
-      c.error("tensor '", t.name, "': ", n_dims, " dimensions, expected 1 to ", kMaxDims);
+    if (n_dims == 0 || n_dims > kMaxDims) c.error(n_dims, " dimensions, expected 1 to ", kMaxDims);
     int64_t n_el = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t ne = c.read<uint64_t>("tensor dimension");
-      if (ne == 0 || ne > (1ull << 40)) c.error("tensor '", t.name, "': dimension ", d, " is ", ne);
+      if (ne == 0 || ne > (1ull << 40)) c.error("dimension ", d, " is ", ne, ", expected 1 to 2^40");
       if (uint64_t(n_el) > (uint64_t(1) << 50) / ne)
-        c.error("tensor '", t.name, "': element count overflows (dimension ", d, " = ", ne, ")");
+        c.error("element count overflows (dimension ", d, " = ", ne, ")");
       n_el *= int64_t(ne);
       t.ne.push_back(int64_t(ne));
     }
     const uint32_t type = c.read<uint32_t>("tensor type");
     const auto ti = dtype_info(type);
-    if (!ti) c.error("tensor '", t.name, "': unknown tensor type id ", type);
+    if (!ti) c.error("unknown tensor type id ", type);
     t.type = ti->type;
     if (t.ne[0] % ti->block_size != 0)
-      c.error("tensor '", t.name, "' of type ", ti->name, ": row length ", t.ne[0], " is not a multiple of the block size ",
-              ti->block_size);
+      c.error("type ", ti->name, ": row length ", t.ne[0], " is not a multiple of the block size ", ti->block_size);
     t.nbytes = uint64_t(n_el / ti->block_size) * uint64_t(ti->block_bytes);
     t.offset = c.read<uint64_t>("tensor offset");
     if (t.offset % alignment_ != 0)
-      c.error("tensor '", t.name, "': data offset ", t.offset, " is not a multiple of the alignment ", alignment_);
-    if (tensor_index_.count(t.name)) c.error("duplicate tensor name '", t.name, "'");
+      c.error("data offset ", t.offset, " is not a multiple of the alignment ", alignment_);
+    if (tensor_index_.count(t.name)) c.error("duplicate tensor name");
     tensor_index_.emplace(t.name, tensors_.size());
     tensors_.push_back(std::move(t));
   }
+  c.set_context("");
 
   // Data section starts at the next multiple of the alignment.
   const uint64_t data_start = (c.pos() + alignment_ - 1) / alignment_ * alignment_;
@@ -301,7 +330,7 @@ void File::parse() {
   const uint64_t data_size = n_tensors > 0 ? size_ - data_start : 0;
   for (auto& t : tensors_) {
     if (t.offset > data_size || t.nbytes > data_size - t.offset)
-      fail(path_, ": tensor '", t.name, "' (", dtype_name(t.type), " ", t.shape_str(), ", ", t.nbytes,
+      fail(path_, ": tensor '", printable(t.name), "' (", dtype_name(t.type), " ", t.shape_str(), ", ", t.nbytes,
            " bytes at data offset ", t.offset, ") extends past the end of the file (data section holds ", data_size,
            " bytes)");
     t.data = base_ + data_start + t.offset;
@@ -312,7 +341,8 @@ void File::parse() {
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
   for (size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i - 1]->offset + by_offset[i - 1]->nbytes > by_offset[i]->offset)
-      fail(path_, ": tensors '", by_offset[i - 1]->name, "' and '", by_offset[i]->name, "' overlap in the data section");
+      fail(path_, ": tensors '", printable(by_offset[i - 1]->name), "' and '", printable(by_offset[i]->name),
+           "' overlap in the data section");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 }  // namespace
 
 Writer::Writer(uint32_t version, uint32_t alignment) : version_(version), alignment_(alignment) {
-  AMUSD_CHECK(alignment > 0 && (alignment & (alignment - 1)) == 0, "GGUF alignment must be a power of two");
+  AMUSD_CHECK(alignment >= 8 && (alignment & (alignment - 1)) == 0, "GGUF alignment must be a power of two >= 8");
   if (alignment != kDefaultAlignment) set_u32("general.alignment", alignment);
 }
 
