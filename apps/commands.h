@@ -1,0 +1,10 @@
+// Subcommands of the `amusd` binary. Each returns the process exit code; errors are thrown as amusd::Error.
+#pragma once
+
+namespace amusd::app {
+
+int cmd_generate(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_inspect(int argc, char** argv);
+
+}  // namespace amusd::app
