@@ -33,14 +33,14 @@ test-release: build
 test-asan: setup
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUSD_SANITIZE=address \
 	    -DAMUSD_BUILD_BENCH=OFF -DAMUSD_SHARED_DIR=$(abspath $(SHARED)) >/dev/null
-	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) --timeout 900 -L asan
+	@cmake --build build-asan -j $(JOBS) --target tests_asan
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) --timeout 900 -L 'asan|tsan'
 
 # Data races in the concurrent code (the asynchronous strategy, thread groups, cancellation).
 test-tsan: setup
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUSD_SANITIZE=thread \
 	    -DAMUSD_BUILD_BENCH=OFF -DAMUSD_SHARED_DIR=$(abspath $(SHARED)) >/dev/null
-	@cmake --build build-tsan -j $(JOBS)
+	@cmake --build build-tsan -j $(JOBS) --target tests_tsan
 	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 900 -L tsan
 
 bench: build
