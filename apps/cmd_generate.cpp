@@ -129,7 +129,8 @@ int cmd_generate(int argc, char** argv) {
     j["devices_described"] = engine.describe(strategy);
     std::ofstream f(stats_json);
     AMUSD_CHECK(f, "cannot write '", stats_json, "'");
-    f << j.dump(1) << "\n";
+    // Generated text may hold invalid UTF-8 (a model can emit half a character): replace such bytes.
+    f << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   return 0;
 }
