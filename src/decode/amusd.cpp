@@ -163,10 +163,11 @@ void Amusd::draft_loop(Shared& sh, const Request& req) {
 
     if (sh.version != synced) {
       // Reconcile with the verifier: copy the new accepted tokens, roll back what diverges.
+      const size_t agreed = accepted.size();  // the draft already agreed with everything accepted before
       accepted.insert(accepted.end(), sh.accepted.begin() + int64_t(accepted.size()), sh.accepted.end());
       synced = sh.version;
       lk.unlock();
-      if (draft_.sync(accepted) > 0) {
+      if (draft_.sync(accepted, agreed) > 0) {
         ++sh.draft_rollbacks;
         rolled_back = true;
       }

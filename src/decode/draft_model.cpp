@@ -16,13 +16,17 @@ void DraftModel::start(std::span<const Token> prompt) {
   if (prompt.size() > 1) ctx_.eval(prompt.first(prompt.size() - 1), model::Logits::Last);
 }
 
-int64_t DraftModel::sync(std::span<const Token> accepted) {
+int64_t DraftModel::sync(std::span<const Token> accepted, size_t agreed) {
   const size_t n = std::min(seq_.size(), accepted.size());
-  size_t common = 0;
+  size_t common = std::min(agreed, n);
   while (common < n && seq_[common] == accepted[common]) ++common;
-  if (common < accepted.size()) seq_.assign(accepted.begin(), accepted.end());
-  // Keep at least one uncached token so that propose() has something to feed.
-  int64_t dropped = ctx_.rollback_to(std::span<const Token>(seq_).first(seq_.size() - 1));
+  if (common == accepted.size()) return 0;  // the accepted prefix is a prefix of what the draft holds
+  seq_.resize(common);
+  seq_.insert(seq_.end(), accepted.begin() + int64_t(common), accepted.end());
+  // Drop cached tokens from the divergence on; keep at least one uncached token for propose() to feed.
+  const int64_t keep = std::min<int64_t>(int64_t(common), int64_t(seq_.size()) - 1);
+  const int64_t dropped = std::max<int64_t>(0, ctx_.n_cached() - keep);
+  if (dropped > 0) ctx_.truncate(keep);
   return dropped;
 }
 

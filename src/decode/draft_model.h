@@ -24,7 +24,9 @@ class DraftModel {
   // Brings the sequence in line with `accepted` (prompt + accepted tokens). Proposals that agree with it are kept
   // (they may extend beyond it); from the first disagreement on, the sequence becomes `accepted` and the KV cache is
   // rolled back to the divergence point (never re-feeding a token it holds). Returns the cached tokens dropped.
-  int64_t sync(std::span<const Token> accepted);
+  // `agreed`: a length up to which the sequence is known to equal `accepted` (e.g. the previous accepted length),
+  // so that only the new part is compared: reconciliation costs O(new tokens), not O(sequence).
+  int64_t sync(std::span<const Token> accepted, size_t agreed = 0);
   // Whether one more token can be proposed without overflowing the context.
   bool can_propose() const;
   // Proposes the token after sequence() and appends it. q (optional) receives the distribution it was drawn from;

@@ -69,6 +69,7 @@ Outcome SpeculativeSync::generate(const Request& req, TokenSink& sink, Stats& st
   if (!sink.accept({&first, 1})) return Outcome::SinkStopped;
 
   int32_t k = options_.draft_max;
+  size_t agreed = 0;  // the draft's sequence is known to equal seq up to here
   std::vector<Token> drafts, batch;
   std::vector<sampling::Distribution> q(options_.draft_max);
   std::vector<const sampling::Distribution*> q_ptrs;
@@ -82,7 +83,7 @@ Outcome SpeculativeSync::generate(const Request& req, TokenSink& sink, Stats& st
 
     // ---- draft ----
     t0 = Clock::now();
-    const int64_t dropped = draft_.sync(seq);
+    const int64_t dropped = draft_.sync(seq, agreed);
     drafts.clear();
     q_ptrs.clear();
     for (int64_t i = 0; i < k_now && draft_.can_propose(); ++i) {
@@ -119,6 +120,7 @@ Outcome SpeculativeSync::generate(const Request& req, TokenSink& sink, Stats& st
     if (options_.adaptive) k = rejected ? std::max(1, k - 1) : std::min(options_.draft_max, k + 2);
 
     const size_t emitted_from = seq.size();
+    agreed = emitted_from;
     seq.insert(seq.end(), drafts.begin(), drafts.begin() + v.n_accepted);
     seq.push_back(v.next);
     const double wall = ms_between(t_start, Clock::now());

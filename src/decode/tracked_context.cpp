@@ -1,7 +1,5 @@
 #include "decode/tracked_context.h"
 
-#include <algorithm>
-
 namespace amusd::decode {
 
 TrackedContext::TrackedContext(const model::Model& model, backend::CpuDevice& device, model::ContextOptions options)
@@ -10,15 +8,6 @@ TrackedContext::TrackedContext(const model::Model& model, backend::CpuDevice& de
 void TrackedContext::clear() {
   ctx_.clear();
   cached_.clear();
-}
-
-int64_t TrackedContext::rollback_to(std::span<const Token> seq) {
-  const size_t n = std::min(cached_.size(), seq.size());
-  size_t common = 0;
-  while (common < n && cached_[common] == seq[common]) ++common;
-  const int64_t dropped = int64_t(cached_.size() - common);
-  if (dropped > 0) truncate(int64_t(common));
-  return dropped;
 }
 
 std::span<const float> TrackedContext::eval(std::span<const Token> tokens, model::Logits mode) {

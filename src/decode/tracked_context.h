@@ -1,5 +1,5 @@
-// A Context that remembers which tokens its KV cache holds, so it can be brought in line with an accepted sequence
-// by rolling back to the longest common prefix: what it already holds is never fed again.
+// A Context that remembers which tokens its KV cache holds, so that a strategy can compare them with the accepted
+// sequence and roll back only what diverges: what it already holds is never fed again.
 #pragma once
 
 #include <span>
@@ -21,8 +21,6 @@ class TrackedContext {
   int64_t n_ctx() const { return ctx_.n_ctx(); }
 
   void clear();
-  // Drops cached tokens beyond the longest common prefix with seq. Returns how many were dropped. O(divergence).
-  int64_t rollback_to(std::span<const Token> seq);
   // Evaluates `tokens` after the cached ones and caches them. Returns logits (see model::Context::eval).
   std::span<const float> eval(std::span<const Token> tokens, model::Logits mode);
   // Forgets cached tokens from n on.
