@@ -6,5 +6,7 @@ namespace amusd::app {
 int cmd_generate(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
 
 }  // namespace amusd::app

@@ -19,6 +19,8 @@ const Command kCommands[] = {
     {"generate", amusd::app::cmd_generate, "generate text with a model (ar, sd or amusd)"},
     {"tokenize", amusd::app::cmd_tokenize, "print the token ids of a text"},
     {"inspect", amusd::app::cmd_inspect, "print a GGUF file's metadata and tensors"},
+    {"synth", amusd::app::cmd_synth, "write a deterministic random-weight model (or draft/target pair)"},
+    {"quantize", amusd::app::cmd_quantize, "re-encode a model's matrices in another type"},
 };
 
 void usage(FILE* out) {
