@@ -23,6 +23,7 @@
 #include <array>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "kernels/kquant_unpack_avx2.h"
 
@@ -191,10 +192,13 @@ void prepare(const block_q8_K& y, PreparedQ8K& p) {
   p.d = y.d;
 }
 
-// n_tok rows of nb Q8_K blocks (x_row_bytes apart) -> out[t * nb + b].
+// n_tok rows of nb Q8_K blocks (x_row_bytes apart) -> out[t * nb + b], in a per-thread buffer that grows as needed
+// (no allocation per call: a decode step calls gemm a few hundred times). Valid until the thread's next call.
 template <class Kind>
-std::unique_ptr<PreparedQ8K[]> prepare_rows(const void* x, size_t x_row_bytes, int64_t n_tok, int64_t nb) {
-  auto out = std::make_unique_for_overwrite<PreparedQ8K[]>(size_t(n_tok * nb));
+const PreparedQ8K* prepare_rows(const void* x, size_t x_row_bytes, int64_t n_tok, int64_t nb) {
+  thread_local std::vector<PreparedQ8K> buffer;
+  if (buffer.size() < size_t(n_tok * nb)) buffer.resize(size_t(n_tok * nb));
+  PreparedQ8K* out = buffer.data();
   const auto* xb = static_cast<const uint8_t*>(x);
   for (int64_t t = 0; t < n_tok; ++t) {
     const auto* row = reinterpret_cast<const block_q8_K*>(xb + t * x_row_bytes);
@@ -261,7 +265,7 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const vo
   const auto* wb = static_cast<const uint8_t*>(w);
   for_each_tile<kMaxTile>(n_rows, n_tok, y, y_stride, [&](int64_t r, int64_t t0, int nt, float* out) {
     const auto* row = reinterpret_cast<const typename Kind::Block*>(wb + r * w_row_bytes);
-    tiles[nt - 1](nb, row, xp.get() + t0 * nb, out);
+    tiles[nt - 1](nb, row, xp + t0 * nb, out);
   });
 }
 
@@ -270,7 +274,7 @@ float vec_dot(int64_t n, const void* w, const void* x) {
   const int64_t nb = n / QK_K;
   const auto xp = prepare_rows<Kind>(x, 0, 1, nb);
   float out;
-  dot_tile<Kind, 1>(nb, static_cast<const typename Kind::Block*>(w), xp.get(), &out);
+  dot_tile<Kind, 1>(nb, static_cast<const typename Kind::Block*>(w), xp, &out);
   return out;
 }
 
