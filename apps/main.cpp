@@ -21,6 +21,7 @@ const Command kCommands[] = {
     {"inspect", amusd::app::cmd_inspect, "print a GGUF file's metadata and tensors"},
     {"synth", amusd::app::cmd_synth, "write a deterministic random-weight model (or draft/target pair)"},
     {"quantize", amusd::app::cmd_quantize, "re-encode a model's matrices in another type"},
+    {"bench", amusd::app::cmd_bench, "benchmark ar / sd / amusd on prompt sets; JSON, HTML report, roofline"},
 };
 
 void usage(FILE* out) {

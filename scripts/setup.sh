@@ -6,6 +6,7 @@ packages=(
   g++ cmake ninja-build make pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcpp-httplib-dev
+  chromium
 )
 
 missing=()
