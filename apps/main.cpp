@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"synth", amusd::app::cmd_synth, "write a deterministic random-weight model (or draft/target pair)"},
     {"quantize", amusd::app::cmd_quantize, "re-encode a model's matrices in another type"},
     {"bench", amusd::app::cmd_bench, "benchmark ar / sd / amusd on prompt sets; JSON, HTML report, roofline"},
+    {"serve", amusd::app::cmd_serve, "OpenAI-compatible HTTP server (completions, chat, streaming) with ar / sd / amusd"},
 };
 
 void usage(FILE* out) {

@@ -6,6 +6,7 @@ packages=(
   g++ cmake ninja-build make pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcpp-httplib-dev
+  nodejs
   chromium
 )
 
@@ -13,6 +14,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (for the `openai` client of tests/test_server.cpp): Debian packages it apart from nodejs, NodeSource's nodejs
+# includes it, so it is looked for as a command.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing ${missing[*]}" >&2
