@@ -1,4 +1,6 @@
 // gemm throughput of the float and legacy quantized types: n = 2048, 2048 rows, n_tok = 1, 2, 4, 8, 16, per ISA.
+// The "l2" variants use 256 rows (about 0.5 MiB of Q8_0, resident in L2 after the first call): the kernel's compute
+// throughput without memory stalls.
 // bytes_per_second counts the weight bytes read once per call (the decode roofline); compare the time of
 // n_tok = 8 with n_tok = 1 to see what verifying 8 tokens in one pass costs. Each benchmark runs 5 times and also
 // reports the fastest run ("_min"), the useful figure on a shared machine. (Google Benchmark applies the statistic
@@ -16,7 +18,7 @@
 namespace amusd {
 namespace {
 
-constexpr int64_t kN = 2048, kRows = 2048;
+constexpr int64_t kN = 2048;
 
 // n_rows rows (or n_tok activation rows) of n random values in type t, quantized by the reference quantizer.
 std::vector<uint8_t> random_rows(DType t, int64_t n, int64_t rows, uint32_t seed) {
@@ -32,15 +34,15 @@ std::vector<uint8_t> random_rows(DType t, int64_t n, int64_t rows, uint32_t seed
   return out;
 }
 
-void bench_gemm(benchmark::State& state, DType type, kernels::Isa isa) {
+void bench_gemm(benchmark::State& state, DType type, kernels::Isa isa, int64_t n_rows) {
   const int64_t n_tok = state.range(0);
   const kernels::TypeKernels& k = kernels::kernels(type, isa);
-  const std::vector<uint8_t> w = random_rows(type, kN, kRows, 1);
+  const std::vector<uint8_t> w = random_rows(type, kN, n_rows, 1);
   const std::vector<uint8_t> x = random_rows(k.vec_dot_type, kN, n_tok, 2);
-  std::vector<float> y(static_cast<size_t>(kRows * n_tok));
+  std::vector<float> y(static_cast<size_t>(n_rows * n_tok));
   const size_t w_row = size_t(row_bytes(type, kN)), x_row = size_t(row_bytes(k.vec_dot_type, kN));
   for (auto _ : state) {
-    k.gemm(kN, w.data(), w_row, kRows, x.data(), x_row, n_tok, y.data(), kRows);
+    k.gemm(kN, w.data(), w_row, n_rows, x.data(), x_row, n_tok, y.data(), n_rows);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -50,16 +52,18 @@ void bench_gemm(benchmark::State& state, DType type, kernels::Isa isa) {
 const bool kRegistered = [] {
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                   DType::Q8_0})
-    for (kernels::Isa isa : kernels::supported_isas()) {
-      const std::string name = "gemm/" + std::string(dtype_name(t)) + "/" + std::string(kernels::isa_name(isa));
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_gemm, t, isa);
-      b->ArgName("n_tok")->Unit(benchmark::kMicrosecond)->Repetitions(5);
-      b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
-      if (isa == kernels::Isa::Scalar)
-        b->Arg(1)->Arg(8);  // the reference is only there for scale
-      else
-        b->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
-    }
+    for (kernels::Isa isa : kernels::supported_isas())
+      for (int64_t rows : {2048, 256}) {
+        const std::string name = "gemm/" + std::string(dtype_name(t)) + "/" + std::string(kernels::isa_name(isa)) +
+                                 (rows == 2048 ? "" : "/l2");
+        auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_gemm, t, isa, rows);
+        b->ArgName("n_tok")->Unit(benchmark::kMicrosecond)->Repetitions(5);
+        b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+        if (isa == kernels::Isa::Scalar)
+          b->Arg(1)->Arg(8);  // the reference is only there for scale
+        else
+          b->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
+      }
   return true;
 }();
 

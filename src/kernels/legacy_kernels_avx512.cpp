@@ -9,8 +9,12 @@
 // lanes per block; register r holds in lane j the 4 elements kRegBase[r] + 4*(j%2) .. +3 of that block,
 // kRegBase = {0, 16, 8, 24}. A lane therefore only ever accumulates products of one block, and per-lane scales
 // (the block's d, expanded to its two lanes) finish the block math without any horizontal work until the row ends.
-// A weight group is read with plain 64-byte loads; its fields are collected with word permutes (vpermt2w), which
-// keeps the shuffle port, the bottleneck of a one-token product, at about 10 uops per group.
+// A weight group is read with plain 64-byte loads for its scales (dword permutes + an in-lane byte shuffle) and with
+// 16- or 32-byte loads inserted into registers for its quants; word permutes (vpermt2w, several uops each) are left
+// to the rarely used fields (Q4_1 / Q5_1 mins, Q5 high bits), since the shuffle port bounds a one-token product.
+//
+// Decoding (one or two tokens) is bound by memory bandwidth: 4 rows are multiplied together, each its own memory
+// stream, with software prefetch of the next rows (see kRowsAtOnce).
 //
 // Offsets: Q4_0 / Q5_0 quants are stored unsigned (q = w + 8 / w + 16) and Q8_0 ones are flipped to unsigned
 // (q = w + 128); the activation side carries the correction -offset * (sum of the lane's activation quants).
@@ -24,6 +28,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
@@ -44,15 +49,6 @@ constexpr int kGroupBlocks = 8;
 constexpr int kRegBase[4] = {0, 16, 8, 24};
 
 constexpr int lane_block(int j) { return j / 4 + 4 * ((j % 4) / 2); }
-
-// Byte offsets (in a group of 8 blocks of `stride` bytes) of 32 words: 16 bytes at byte `off` of blocks
-// k0 .. k0 + 3, block k0 + i in 128-bit lane i.
-constexpr std::array<int, 32> block_bytes_src(int stride, int off, int k0) {
-  std::array<int, 32> src{};
-  for (int i = 0; i < 4; ++i)
-    for (int w = 0; w < 8; ++w) src[8 * i + w] = (k0 + i) * stride + off + 2 * w;
-  return src;
-}
 
 // Words 0..15: the f16 at byte `lo` of each lane's block; words 16..31: the one at byte `hi`.
 constexpr std::array<int, 32> lane_f16_src(int stride, int lo, int hi) {
@@ -159,6 +155,83 @@ template <size_t S, int kLo, int kHi>
   const __m512i v = gather_words<S, lane_f16_src(int(S), kLo, kHi)>(g);
   lo = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
   hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
+}
+
+// The f16 at byte 0 (the scale d) of every block, expanded to the lanes, as floats. Word permutes (vpermt2w) are
+// several uops each on the shuffle port, so the words are collected in two cheaper steps: dword permutes (one uop)
+// bring the dword holding each block's d into the 128-bit lane where it is needed, blocks (0, 4, 1, 5) in the first
+// and (2, 6, 3, 7) in the second, which are the blocks of lanes 0..7 and 8..15; an in-lane byte shuffle then picks
+// the d word of each lane (the d of an odd block may sit in the high half of its dword).
+template <size_t S>
+struct ScaleGather {
+  using Regs = GroupRegs<S>;
+  static constexpr int kBlockOfSlot[8] = {0, 4, 1, 5, 2, 6, 3, 7};  // dword slot 4 * lane128 + m -> block
+  static constexpr bool in_pair1(int block) { return int(block * S) + 2 <= 128; }
+  // Second register pair: from the register holding the first d outside the first pair (at most the last two).
+  static constexpr int kPair2 = [] {
+    int b = 0;
+    while (b < kGroupBlocks - 1 && in_pair1(b)) ++b;
+    const int reg = b * int(S) / 64;
+    return reg < Regs::kCount - 2 ? reg : Regs::kCount - 2;
+  }();
+  // Dword indices into register pair (0, 1) or (kPair2, kPair2 + 1); 16 entries (only the low 8 are used).
+  static constexpr std::array<int32_t, 16> index(bool first) {
+    std::array<int32_t, 16> idx{};
+    for (int s = 0; s < 8; ++s) {
+      const int b = kBlockOfSlot[s] * int(S) - (first ? 0 : 64 * kPair2);
+      idx[s] = (first ? in_pair1(kBlockOfSlot[s]) : !in_pair1(kBlockOfSlot[s])) ? b / 4 : 0;
+    }
+    return idx;
+  }
+  static constexpr uint8_t mask2() {
+    uint8_t m = 0;
+    for (int s = 0; s < 8; ++s) m |= uint8_t(in_pair1(kBlockOfSlot[s]) ? 0 : 1u << s);
+    return m;
+  }
+  // vpshufb control: word w of 128-bit lane h <- the d word of lane 8h + w's block.
+  static constexpr std::array<uint8_t, 32> shuffle() {
+    std::array<uint8_t, 32> c{};
+    for (int h = 0; h < 2; ++h)
+      for (int w = 0; w < 8; ++w) {
+        const int block = lane_block(8 * h + w);
+        int m = 0;
+        while (kBlockOfSlot[4 * h + m] != block) ++m;
+        const int byte = 4 * m + (block * int(S)) % 4;
+        c[16 * h + 2 * w] = uint8_t(byte);
+        c[16 * h + 2 * w + 1] = uint8_t(byte + 1);
+      }
+    return c;
+  }
+  static constexpr bool covered() {
+    for (int b = 0; b < kGroupBlocks; ++b)
+      if (!in_pair1(b) && (b * int(S) < 64 * kPair2 || b * int(S) + 2 > 64 * (kPair2 + 2))) return false;
+    return true;
+  }
+  static_assert(Regs::kCount >= 2 && covered(), "every d must lie in one of the two register pairs");
+};
+
+template <size_t S>
+[[gnu::always_inline]] inline __m512 lane_scales(const GroupRegs<S>& g) {
+  using G = ScaleGather<S>;
+  static constexpr auto kIndex1 = G::index(true), kIndex2 = G::index(false);
+  static constexpr auto kShuffle = G::shuffle();
+  __m256i v = _mm512_castsi512_si256(_mm512_permutex2var_epi32(g.r[0], load_table(kIndex1), g.r[1]));
+  if constexpr (G::mask2() != 0) {
+    const __m512i v2 = _mm512_permutex2var_epi32(g.r[G::kPair2], load_table(kIndex2), g.r[G::kPair2 + 1]);
+    v = _mm256_mask_blend_epi32(G::mask2(), v, _mm512_castsi512_si256(v2));
+  }
+  v = _mm256_shuffle_epi8(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kShuffle.data())));
+  return _mm512_cvtph_ps(v);
+}
+
+// 16 bytes at byte `off` of blocks k0 .. k0 + 3, block k0 + i in 128-bit lane i: one load and three inserts from
+// memory, which run on either vector port (a word permute of the group's registers takes several shuffle uops).
+[[gnu::always_inline]] inline __m512i blocks_16_bytes(const uint8_t* blocks, size_t stride, size_t off, int k0) {
+  auto at = [&](int k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + (k0 + k) * stride + off)); };
+  __m512i v = _mm512_castsi128_si512(at(0));
+  v = _mm512_inserti32x4(v, at(1), 1);
+  v = _mm512_inserti32x4(v, at(2), 2);
+  return _mm512_inserti32x4(v, at(3), 3);
 }
 
 // 32 bytes of every block (at byte `off`; Q8_0 / Q8_1 quants) in the lane layout, registers r = 0..3:
@@ -276,7 +349,10 @@ template <DType W>
   constexpr size_t S = sizeof(typename T::Block);
   WeightGroup g;
   const GroupRegs<S> regs(blocks);
-  lane_f16<S, 0, kHasMin<W> ? T::kM : 0>(regs, g.d, g.m);  // d is the first field of every legacy block
+  if constexpr (kHasMin<W>)
+    lane_f16<S, 0, T::kM>(regs, g.d, g.m);  // d is the first field of every legacy block
+  else
+    g.d = lane_scales<S>(regs);
   if constexpr (W == DType::Q8_0) {
     lanes_of_32_bytes(blocks, S, T::kQs, g.q);
     const __m512i flip = _mm512_set1_epi8(char(0x80));
@@ -284,8 +360,8 @@ template <DType W>
     for (__m512i& q : g.q) q = _mm512_xor_si512(q, flip);
   } else {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
-    const __m512i z0 = gather_words<S, block_bytes_src(int(S), T::kQs, 0)>(regs);  // qs of blocks 0..3
-    const __m512i z1 = gather_words<S, block_bytes_src(int(S), T::kQs, 4)>(regs);  // qs of blocks 4..7
+    const __m512i z0 = blocks_16_bytes(blocks, S, T::kQs, 0);  // qs of blocks 0..3
+    const __m512i z1 = blocks_16_bytes(blocks, S, T::kQs, 4);  // qs of blocks 4..7
     const __m512i first = _mm512_unpacklo_epi64(z0, z1);   // qs bytes 0..7 in the lane layout
     const __m512i second = _mm512_unpackhi_epi64(z0, z1);  // qs bytes 8..15
     g.q[0] = _mm512_and_si512(first, low4);                          // elements 0..7
@@ -359,67 +435,102 @@ template <DType W>
   return acc;
 }
 
-// One K chunk of the product for a tile of tokens whose prepared activations are in `act`.
-struct Tile {
-  const uint8_t* w;     // weight row 0, at the chunk's first block
+// The K dimension is summed in chunks of kChunkGroups groups: each chunk's per-lane sums are reduced (sum16) and
+// added to y on their own. The chunk size is a constant, not a function of the batch, so that a token's sums never
+// depend on the batch it is in. A "pass" is the run of whole chunks whose prepared activations fit in the scratch for
+// every token of the tile: for a few tokens that is the whole row, which is then read from start to end in one go.
+constexpr int kMaxTile = 16;                                  // tokens whose accumulators live in registers
+constexpr int64_t kScratchGroups = 160;                       // prepared activation groups on the stack (60 KiB)
+constexpr int kChunkGroups = int(kScratchGroups / kMaxTile);  // 10 groups = 80 blocks
+
+struct Pass {
+  const uint8_t* w;     // weight row 0, at the pass's first block
   size_t w_row_bytes;
   int64_t n_rows;
-  int64_t n_blocks;     // blocks in the chunk
+  int64_t n_blocks;     // blocks in the pass: whole chunks, except at the end of the row
   int64_t n_groups;     // ceil(n_blocks / 8)
   const ActGroup* act;  // [token][n_groups]
   float* y;             // y[t * y_stride + r]
   int64_t y_stride;
-  bool accumulate;      // add to y (a later K chunk) instead of overwriting it
+  bool accumulate;      // add to y (a later pass) instead of overwriting it
 };
 
-constexpr int kMaxTile = 16;                 // tokens whose accumulators live in registers
-constexpr int64_t kScratchGroups = 160;      // prepared activation groups on the stack (60 KiB)
+// Rows multiplied together. Each row is its own memory stream: one sequential stream per core leaves much of the
+// memory bandwidth unused (about 16 GB/s for one thread against 21 GB/s with 4+ streams), and the rows give
+// independent accumulator chains. Larger tiles are compute-bound and take one row at a time.
+template <int NT> constexpr int kRowsAtOnce = NT <= 2 ? 4 : NT <= 4 ? 2 : 1;
+// Software prefetch distance, in rows: the rows of the next set, read while this one is computed (the hardware
+// prefetcher alone ramps up too slowly on rows of a few KiB).
+template <int NT> constexpr int kPrefetchRows = 2 * kRowsAtOnce<NT>;
 
-// NT tokens times one weight row: the row's accumulators, one per token.
-template <DType W, int NT>
-[[gnu::always_inline]] inline void row_dot(const Tile& t, const uint8_t* row, __m512 acc[NT]) {
+// Adds groups [g0, g1) of R rows times NT tokens to acc[row][token].
+template <DType W, int NT, int R>
+[[gnu::always_inline]] inline void rows_dot(const Pass& p, const uint8_t* const rows[R], int64_t g0, int64_t g1,
+                                            __m512 acc[R][NT]) {
   using Block = typename Weight<W>::Block;
-  constexpr size_t kGroupBytes = kGroupBlocks * sizeof(Block);
-  const int64_t full = t.n_blocks / kGroupBlocks, rem = t.n_blocks % kGroupBlocks;
+  constexpr int kGroupBytes = kGroupBlocks * int(sizeof(Block));
+  const int64_t full = p.n_blocks / kGroupBlocks, rem = p.n_blocks % kGroupBlocks;
+  const size_t prefetch = size_t(kPrefetchRows<NT>) * p.w_row_bytes;
+  for (int64_t g = g0; g < (g1 < full ? g1 : full); ++g) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* src = rows[r] + g * kGroupBytes;
+#pragma GCC unroll 5
+      for (int b = 0; b < kGroupBytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(src + prefetch + b), _MM_HINT_T0);
+      const WeightGroup wg = unpack<W>(src);
 #pragma GCC unroll 16
-  for (int i = 0; i < NT; ++i) acc[i] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < full; ++g) {
-    const WeightGroup wg = unpack<W>(row + g * kGroupBytes);
-#pragma GCC unroll 16
-    for (int i = 0; i < NT; ++i) acc[i] = dot_group<W>(wg, t.act[i * t.n_groups + g], acc[i]);
+      for (int i = 0; i < NT; ++i) acc[r][i] = dot_group<W>(wg, p.act[i * p.n_groups + g], acc[r][i]);
+    }
   }
-  if (rem > 0) {
-    Block tail[kGroupBlocks] = {};  // zero scales: the padding contributes nothing
-    std::memcpy(tail, row + full * kGroupBytes, size_t(rem) * sizeof(Block));
-    const WeightGroup wg = unpack<W>(reinterpret_cast<const uint8_t*>(tail));
+  if (rem > 0 && g1 > full) {  // the row's last, partial group: padded with zero blocks (zero scales add nothing)
+    for (int r = 0; r < R; ++r) {
+      Block tail[kGroupBlocks] = {};
+      std::memcpy(tail, rows[r] + full * kGroupBytes, size_t(rem) * sizeof(Block));
+      const WeightGroup wg = unpack<W>(reinterpret_cast<const uint8_t*>(tail));
 #pragma GCC unroll 16
-    for (int i = 0; i < NT; ++i) acc[i] = dot_group<W>(wg, t.act[i * t.n_groups + full], acc[i]);
+      for (int i = 0; i < NT; ++i) acc[r][i] = dot_group<W>(wg, p.act[i * p.n_groups + full], acc[r][i]);
+    }
   }
 }
 
 template <DType W, int NT>
-void gemm_tile(const Tile& t) {
-  __m512 sums[NT][kRowBlock];  // [token][row_slot(row in block)]: accumulators awaiting their reduction
-  for (int64_t r0 = 0; r0 < t.n_rows; r0 += kRowBlock) {
-    const int rows = t.n_rows - r0 < kRowBlock ? int(t.n_rows - r0) : kRowBlock;
-    for (int i = 0; i < kRowBlock; ++i) {
-      __m512 acc[NT];
-      if (i < rows) {
-        row_dot<W, NT>(t, t.w + (r0 + i) * t.w_row_bytes, acc);
-      } else {
-#pragma GCC unroll 16
-        for (int k = 0; k < NT; ++k) acc[k] = _mm512_setzero_ps();
+void gemm_tile(const Pass& p) {
+  constexpr int R = kRowsAtOnce<NT>;
+  static_assert(kRowBlock % R == 0);
+  constexpr int kMaxChunks = int(kScratchGroups / (NT * kChunkGroups));
+  const int64_t n_chunks = (p.n_groups + kChunkGroups - 1) / kChunkGroups;
+  __m512 sums[kMaxChunks][NT][kRowBlock];  // [chunk][token][row_slot(row in block)]: sums awaiting reduction
+  for (int64_t r0 = 0; r0 < p.n_rows; r0 += kRowBlock) {
+    const int rows = p.n_rows - r0 < kRowBlock ? int(p.n_rows - r0) : kRowBlock;
+    for (int i = 0; i < kRowBlock; i += R) {
+      if (i >= rows) {
+        for (int64_t c = 0; c < n_chunks; ++c)
+          for (int k = 0; k < NT; ++k)
+            for (int r = 0; r < R; ++r) sums[c][k][row_slot(i + r)] = _mm512_setzero_ps();
+        continue;
       }
+      const uint8_t* row_ptr[R];  // rows past the end repeat the last row; their sums are dropped
+      for (int r = 0; r < R; ++r) row_ptr[r] = p.w + (i + r < rows ? r0 + i + r : r0 + rows - 1) * p.w_row_bytes;
+      for (int64_t c = 0; c < n_chunks; ++c) {
+        __m512 acc[R][NT];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-      for (int k = 0; k < NT; ++k) sums[k][row_slot(i)] = acc[k];
+          for (int k = 0; k < NT; ++k) acc[r][k] = _mm512_setzero_ps();
+        rows_dot<W, NT, R>(p, row_ptr, c * kChunkGroups, std::min<int64_t>((c + 1) * kChunkGroups, p.n_groups), acc);
+        for (int r = 0; r < R; ++r)
+          for (int k = 0; k < NT; ++k) sums[c][k][row_slot(i + r)] = i + r < rows ? acc[r][k] : _mm512_setzero_ps();
+      }
     }
-    for (int k = 0; k < NT; ++k) store_sums(sum16(sums[k]), t.y + k * t.y_stride + r0, rows, t.accumulate);
+    for (int64_t c = 0; c < n_chunks; ++c)
+      for (int k = 0; k < NT; ++k)
+        store_sums(sum16(sums[c][k]), p.y + k * p.y_stride + r0, rows, p.accumulate || c > 0);
   }
 }
 
 template <DType W, size_t... I>
 constexpr auto make_tile_fns(std::index_sequence<I...>) {
-  return std::array<void (*)(const Tile&), sizeof...(I)>{&gemm_tile<W, int(I) + 1>...};
+  return std::array<void (*)(const Pass&), sizeof...(I)>{&gemm_tile<W, int(I) + 1>...};
 }
 template <DType W> constexpr auto kTileFns = make_tile_fns<W>(std::make_index_sequence<kMaxTile>());
 
@@ -547,16 +658,15 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const vo
   const int64_t n_tiles = (n_tok + kMaxTile - 1) / kMaxTile;
   for (int64_t tile = 0, t0 = 0; tile < n_tiles; ++tile) {
     const int64_t nt = (n_tok - t0 + (n_tiles - tile) - 1) / (n_tiles - tile);  // balanced tiles of <= kMaxTile
-    // K chunks sized for the largest tile, so that a token's sums do not depend on the batch it is in.
-    const int64_t chunk_blocks = (kScratchGroups / kMaxTile) * kGroupBlocks;
-    for (int64_t b0 = 0; b0 < nb; b0 += chunk_blocks) {
-      const int64_t n_blocks = nb - b0 < chunk_blocks ? nb - b0 : chunk_blocks;
+    const int64_t pass_blocks = kScratchGroups / (nt * kChunkGroups) * kChunkGroups * kGroupBlocks;
+    for (int64_t b0 = 0; b0 < nb; b0 += pass_blocks) {
+      const int64_t n_blocks = nb - b0 < pass_blocks ? nb - b0 : pass_blocks;
       const int64_t n_groups = (n_blocks + kGroupBlocks - 1) / kGroupBlocks;
       const auto* xb = static_cast<const uint8_t*>(x) + t0 * x_row_bytes + b0 * sizeof(ABlock);
       for (int64_t i = 0; i < nt; ++i) prepare_row<W>(xb + i * x_row_bytes, n_blocks, scratch + i * n_groups);
-      const Tile chunk{static_cast<const uint8_t*>(w) + b0 * sizeof(Block), w_row_bytes, n_rows, n_blocks, n_groups,
+      const Pass pass{static_cast<const uint8_t*>(w) + b0 * sizeof(Block), w_row_bytes, n_rows, n_blocks, n_groups,
                       scratch, y + t0 * y_stride, y_stride, b0 > 0};
-      kTileFns<W>[nt - 1](chunk);
+      kTileFns<W>[nt - 1](pass);
     }
     t0 += nt;
   }
