@@ -41,7 +41,7 @@ test-tsan: setup
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUSD_SANITIZE=thread \
 	    -DAMUSD_BUILD_BENCH=OFF -DAMUSD_SHARED_DIR=$(abspath $(SHARED)) >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target tests_tsan
-	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 900 -L tsan
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --output-on-failure -j $(JOBS) --timeout 900 -L tsan
 
 bench: build
 	./build/amusd_microbench
