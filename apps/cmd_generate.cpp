@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "engine_args.h"
 #include "core/error.h"
 #include "engine/engine.h"
 #include "engine/session.h"
@@ -53,25 +54,12 @@ int cmd_generate(int argc, char** argv) {
   args.option({"-p", "--prompt"}, "TEXT", "prompt", &prompt);
   args.option({"-f", "--file"}, "FILE", "read the prompt from a file", &prompt_file);
   args.option({"-n", "--n-predict"}, "N", "tokens to generate (default 128; -1 = until end of generation)", &n_predict);
-  args.option({"-c", "--ctx-size"}, "N", "context size (default: the model's, at most 4096)", &eo.ctx.n_ctx);
+  add_engine_options(args, eo, kv_type);
   args.option({"--temp"}, "T", "temperature (default 0.8; 0 = greedy)", &sp.temperature);
   args.option({"--top-k"}, "K", "top-k sampling (default 40; 0 = off)", &sp.top_k);
   args.option({"--top-p"}, "P", "top-p sampling (default 0.95; 1 = off)", &sp.top_p);
   args.option({"--min-p"}, "P", "min-p sampling (default 0.05; 0 = off)", &sp.min_p);
   args.option({"-s", "--seed"}, "N", "random seed (default: random)", &seed);
-  args.option({"--cpus"}, "LIST", "CPU cores for ar and sd, e.g. 0-1 (default: all)", &eo.cpus);
-  args.option({"-t", "--threads"}, "N", "threads for ar and sd (default: one per core)", &eo.threads);
-  args.option({"--cpus-verify"}, "LIST", "amusd: cores of the verifier (default: all but the first)", &eo.cpus_verify);
-  args.option({"--cpus-draft"}, "LIST", "amusd: cores of the draft (default: the first)", &eo.cpus_draft);
-  args.option({"--threads-verify"}, "N", "amusd: verifier threads (default: one per core)", &eo.threads_verify);
-  args.option({"--threads-draft"}, "N", "amusd: draft threads (default: one per core)", &eo.threads_draft);
-  args.option({"--draft-max"}, "K", "most draft tokens per verification (default 8)", &eo.spec.draft_max);
-  args.flag({"--draft-adaptive"}, "sd: grow K after full acceptance, shrink after a rejection", &eo.spec.adaptive);
-  args.option({"--draft-p-min"}, "P", "sd: stop drafting when the draft's top probability < P (default 0 = off)",
-              &eo.spec.draft_p_min);
-  args.option({"--draft-ahead"}, "N", "amusd: most tokens the draft runs ahead (default 2 x draft-max)",
-              &eo.spec.draft_ahead);
-  args.option({"--kv-type"}, "TYPE", "KV cache type: f16 (default) or f32", &kv_type);
   args.option({"--stop"}, "TEXT", "stop when TEXT is generated (repeatable)", &stop);
   args.flag({"--ignore-eos"}, "do not stop at end-of-generation tokens", &ignore_eos);
   args.option({"--stats-json"}, "FILE", "write statistics and the timeline of every step as JSON", &stats_json);
@@ -87,12 +75,7 @@ int cmd_generate(int argc, char** argv) {
   AMUSD_CHECK(has_prompt != !prompt_file.empty(), "give exactly one of -p PROMPT and -f FILE");
   if (!prompt_file.empty()) prompt = read_text_file(prompt_file);
   AMUSD_CHECK(n_predict >= -1, "-n must be >= -1, got ", n_predict);
-  AMUSD_CHECK(eo.ctx.n_ctx >= 0 && eo.ctx.n_ctx <= (1 << 20), "--ctx-size must be in 0..1048576, got ", eo.ctx.n_ctx);
-  for (int t : {eo.threads, eo.threads_verify, eo.threads_draft})
-    AMUSD_CHECK(t >= 0 && t <= 256, "thread counts must be in 0..256, got ", t);
-  const auto kv = dtype_from_name(kv_type);
-  AMUSD_CHECK(kv && (*kv == DType::F16 || *kv == DType::F32), "--kv-type must be f16 or f32, got '", kv_type, "'");
-  eo.ctx.kv_type = *kv;
+  finish_engine_options(kv_type, eo);
   sp.seed = (args.given("-s") || args.given("--seed")) ? seed : std::random_device{}();
   sampling::validate(sp);
 

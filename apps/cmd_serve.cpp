@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "engine_args.h"
 #include "core/error.h"
 #include "engine/engine.h"
 #include "server/chat_prompt.h"
@@ -113,20 +114,7 @@ int cmd_serve(int argc, char** argv) {
               &so.default_max_tokens);
   args.option({"--shutdown-grace"}, "MS", "on SIGTERM, how long the running generation may finish (default 10000)",
               &grace_ms);
-  args.option({"-c", "--ctx-size"}, "N", "context size (default: the model's, at most 4096)", &eo.ctx.n_ctx);
-  args.option({"--kv-type"}, "TYPE", "KV cache type: f16 (default) or f32", &kv_type);
-  args.option({"--cpus"}, "LIST", "CPU cores for ar and sd, e.g. 0-1 (default: all)", &eo.cpus);
-  args.option({"-t", "--threads"}, "N", "threads for ar and sd (default: one per core)", &eo.threads);
-  args.option({"--cpus-verify"}, "LIST", "amusd: cores of the verifier (default: all but the first)", &eo.cpus_verify);
-  args.option({"--cpus-draft"}, "LIST", "amusd: cores of the draft (default: the first)", &eo.cpus_draft);
-  args.option({"--threads-verify"}, "N", "amusd: verifier threads (default: one per core)", &eo.threads_verify);
-  args.option({"--threads-draft"}, "N", "amusd: draft threads (default: one per core)", &eo.threads_draft);
-  args.option({"--draft-max"}, "K", "most draft tokens per verification (default 8)", &eo.spec.draft_max);
-  args.flag({"--draft-adaptive"}, "sd: grow K after full acceptance, shrink after a rejection", &eo.spec.adaptive);
-  args.option({"--draft-p-min"}, "P", "sd: stop drafting when the draft's top probability < P (default 0 = off)",
-              &eo.spec.draft_p_min);
-  args.option({"--draft-ahead"}, "N", "amusd: most tokens the draft runs ahead (default 2 x draft-max)",
-              &eo.spec.draft_ahead);
+  add_engine_options(args, eo, kv_type);
   args.flag({"-v", "--verbose"}, "log every request on stderr", &verbose);
   if (!args.parse(argc, argv, 2)) {
     std::fputs(args.help().c_str(), stdout);
@@ -142,12 +130,7 @@ int cmd_serve(int argc, char** argv) {
   AMUSD_CHECK(max_body >= 1024 && max_body <= (int64_t(1) << 30), "--max-body must be in 1024..2^30, got ", max_body);
   AMUSD_CHECK(so.default_max_tokens >= 1, "--default-max-tokens must be >= 1, got ", so.default_max_tokens);
   AMUSD_CHECK(grace_ms >= 0, "--shutdown-grace must be >= 0, got ", grace_ms);
-  AMUSD_CHECK(eo.ctx.n_ctx >= 0 && eo.ctx.n_ctx <= (1 << 20), "--ctx-size must be in 0..1048576, got ", eo.ctx.n_ctx);
-  for (int t : {eo.threads, eo.threads_verify, eo.threads_draft})
-    AMUSD_CHECK(t >= 0 && t <= 256, "thread counts must be in 0..256, got ", t);
-  const auto kv = dtype_from_name(kv_type);
-  AMUSD_CHECK(kv && (*kv == DType::F16 || *kv == DType::F32), "--kv-type must be f16 or f32, got '", kv_type, "'");
-  eo.ctx.kv_type = *kv;
+  finish_engine_options(kv_type, eo);
   so.port = port;
   so.queue_max = size_t(queue_max);
   so.max_body_bytes = size_t(max_body);
