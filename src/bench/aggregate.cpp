@@ -1,9 +1,19 @@
 #include "bench/aggregate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "core/error.h"
+
 namespace amusd::bench {
+
+double median(std::vector<double> v) {
+  AMUSD_ASSERT(!v.empty());
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 Row summarize(std::span<const SampleResult* const> runs) {
   Row row;

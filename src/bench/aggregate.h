@@ -37,6 +37,9 @@ struct Row {
   double prefill_tokens_per_second() const { return prefill_ms > 0 ? 1000.0 * double(prompt_tokens) / prefill_ms : 0; }
 };
 
+// The median of a non-empty set of measurements (the mean of the middle two for an even count).
+double median(std::vector<double> v);
+
 // Pools the given runs (speedup and identity fields are left for the caller).
 Row summarize(std::span<const SampleResult* const> runs);
 

@@ -5,23 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/thread_group.h"
+#include "bench/aggregate.h"
 #include "bench/token_timer.h"
 #include "core/error.h"
 #include "engine/engine.h"
 #include "engine/session.h"
 
 namespace amusd::bench {
-
-namespace {
-
-double median(std::vector<double> v) {
-  AMUSD_ASSERT(!v.empty());
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-}  // namespace
 
 double measure_decode_tps(const std::string& target_path, const std::string& cpus, int threads,
                           const RooflineOptions& o) {

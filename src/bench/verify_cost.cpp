@@ -5,19 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/thread_group.h"
+#include "bench/aggregate.h"
 #include "core/error.h"
 #include "decode/stats.h"
 
 namespace amusd::bench {
 
 namespace {
-
-double median(std::vector<double> v) {
-  AMUSD_ASSERT(!v.empty());
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // n real-looking token ids: an English text tokenized and repeated (ids of any kind would do for timing).
 std::vector<int32_t> sample_tokens(const model::Model& m, int64_t n) {
