@@ -24,12 +24,12 @@ backend::CpuDevice& device() {
 float max_of(std::span<const float> v) { return *std::max_element(v.begin(), v.end()); }
 
 // ---------------------------------------------------------------------------------------------------------
-// Real trained models (F32 weights): all generated ids must match exactly. Logits: we use the reference's attention
-// numerics (q and the softmax probabilities rounded to F16 like the F16 KV cache), so most prompts match its logits
-// to ~1e-5. A probability or query component that lies within a float ulp of an F16 rounding midpoint can round the
-// other way (the reference computes exp() with a vectorized approximation), which moves the logits of that prompt
-// by up to ~1e-3 at the first step and compounds over later steps. So: at the first generated step every top-5
-// logit within 2e-3 and at least 18 of the 24 prompts within 1e-4; over the first 8 steps within 1e-2.
+// Real trained models (F32 weights): all generated ids must match exactly. Logits: we follow the reference's numerics
+// where they decide roundings (q and the softmax probabilities rounded to F16 like its F16 KV cache; its polynomial
+// exp in softmax and SiLU, its softmax and RMS-norm summation orders, its F32 dot-product order), so the first-step
+// logits match to the 5 printed decimals for most prompts. What is left (an F16 rounding of an attention operand
+// that lands on the other side of a midpoint) moves a prompt by ~1e-4. So: at the first generated step every top-5
+// logit within 1e-3 and at least 22 of the 24 prompts within 1e-4; over the first 8 steps within 1e-2.
 
 class ExactReference : public ::testing::TestWithParam<const char*> {};
 
@@ -62,13 +62,13 @@ TEST_P(ExactReference, GreedyTokensAndLogitsMatch) {
         if (step == 0) {
           worst_first = std::max(worst_first, worst_step);
           close_first += worst_step < 1e-4;
-          EXPECT_LT(worst_step, 2e-3) << "first step";
+          EXPECT_LT(worst_step, 1e-3) << "first step";
         }
       }
       logits = ctx.eval({&best, 1}, model::Logits::Last);
     }
   }
-  EXPECT_GE(close_first, 18) << "prompts whose first-step logits match within 1e-4 (three quarters)";
+  EXPECT_GE(close_first, 22) << "prompts whose first-step logits match within 1e-4";
   std::printf("%s: first step: max |logit - reference| = %.2e, %d/24 prompts within 1e-4; first 8 steps: max %.2e\n",
               name.c_str(), worst_first, close_first, worst_all);
 }

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "kernels/activations.h"
 #include "kernels/attention_impl.h"
 
 namespace amusd::kernels::attention_detail {
@@ -45,6 +46,7 @@ struct Avx2 {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+  static void softmax(float* x, int64_t n) { activation_detail::softmax_avx2(x, n); }
   static V round_f16(V v) { return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
 };
 

@@ -1,6 +1,7 @@
 // AVX-512 attention (compiled with AVX-512 flags; selected at run time).
 #include <immintrin.h>
 
+#include "kernels/activations.h"
 #include "kernels/attention_impl.h"
 
 namespace amusd::kernels::attention_detail {
@@ -31,6 +32,7 @@ struct Avx512 {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
+  static void softmax(float* x, int64_t n) { activation_detail::softmax_avx512(x, n); }
   static V round_f16(V v) {
     return _mm512_cvtph_ps(_mm512_mask_cvtps_ph(_mm256_setzero_si256(), 0xFFFF, v, _MM_FROUND_TO_NEAREST_INT));
   }

@@ -2,7 +2,7 @@
 // attention_avx512.cpp, which instantiate it with their ISA's flags). S provides: vector type V, width W,
 // zero(), set1(x), load(p, n) for float / f16 pointers with n <= W valid lanes (the rest zero), store(p, v, n),
 // fma(a, b, c) = a * b + c, mul(a, b), reduce(v) (horizontal sum), reduce_wide(v) (horizontal sum in double) and
-// round_f16(v) (to F16 and back, nearest even).
+// round_f16(v) (to F16 and back, nearest even) and softmax(x, n) (the ISA's activation kernel).
 #pragma once
 
 #include <algorithm>
@@ -47,7 +47,7 @@ void attend_simd(const AttentionArgs& a) {
     }
     for (int64_t h = 0; h < nh; ++h) {
       float* s = a.scores + (h0 + h) * a.n_kv;
-      softmax(s, a.n_kv);
+      S::softmax(s, a.n_kv);
       if constexpr (f16)
         for (int64_t j = 0; j < a.n_kv; ++j) s[j] = f16_to_f32(f32_to_f16(s[j]));
     }

@@ -20,11 +20,22 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const floa
 void rope_angles(int64_t pos, int64_t n_rot, float base, float freq_scale, const float* freq_factors, float* cos,
                  float* sin);
 
+// The reference engine evaluates exp() of whole vectors of kExpChunk floats with a polynomial (max error ~1.5 ulp,
+// exp_poly) and the leftover elements with libm's expf; softmax sums each chunk with a fixed tree (sum16) and adds
+// the chunk sums in double. Its softmax rows are padded with masked (zero) entries to a multiple of the chunk, so
+// every element of a row goes through exp_poly. We follow both so that probabilities rounded to F16 (the attention
+// numerics) round the same way as the reference's.
+constexpr int64_t kExpChunk = 16;
+float exp_poly(float x);
+// Sum of 16 floats in the reference's reduction order.
+float sum16(const float* v);
+
 // In place: x[i] = exp(x[i] - max) / sum, i < n.
 void softmax(float* x, int64_t n);
 
-// out[i] = silu(gate[i]) * up[i], i < n.
-void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// out[i] = silu(gate[i]) * up[i] for the flat indices begin <= i < end of rows of row_len elements (the position
+// within the row decides between exp_poly and expf, as in the reference). out may alias gate.
+void silu_mul(const float* gate, const float* up, float* out, int64_t begin, int64_t end, int64_t row_len);
 
 // out[i] += x[i].
 void add(float* out, const float* x, int64_t n);

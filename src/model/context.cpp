@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/activations.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
@@ -175,6 +176,7 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
   const float* freq_factors = model_.rope_freq_factors().empty() ? nullptr : model_.rope_freq_factors().data();
   const auto& embd = kernels::kernels(model_.tok_embd().type, isa);
   const kernels::AttendFn attend = kernels::attention_kernel(isa);
+  const auto silu_mul = kernels::activation_kernels(isa).silu_mul;
   // Logits rows: all tokens, or only the last one.
   const int64_t out_first = all_logits ? 0 : n - 1;
   const int64_t n_out = logits ? n - out_first : 0;
@@ -265,7 +267,7 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
       tc.barrier();
       {
         const auto [e0, e1] = tc.range(n * FF);
-        if (e1 > e0) kernels::silu_mul(&w.hb[e0], &w.hb2[e0], &w.hb[e0], e1 - e0);
+        silu_mul(w.hb.data(), w.hb2.data(), w.hb.data(), e0, e1, FF);
       }
       tc.barrier();
       {
