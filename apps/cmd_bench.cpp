@@ -148,6 +148,7 @@ int cmd_bench(int argc, char** argv) {
               "default: first core : the rest)", &splits);
   args.option({"-c", "--ctx-size"}, "N", "context size (default: the model's, at most 4096)", &eo.ctx.n_ctx);
   args.option({"--kv-type"}, "TYPE", "KV cache type: f16 (default) or f32", &kv_type);
+  args.flag({"--no-amx"}, "keep Q8_0 weights row-major (no AMX panels; see amusd generate --help)", &eo.load.keep_row_major);
   args.option({"--json"}, "FILE", "write config, every sample (tokens, timestamps, statistics, timeline) and the "
               "table as JSON", &json_path);
   args.option({"--report"}, "FILE", "write a self-contained HTML report with figures", &report_path);
@@ -222,6 +223,7 @@ int cmd_bench(int argc, char** argv) {
     bench::RooflineOptions ro;
     ro.bandwidth.bytes = size_t(bw_mib) << 20;
     ro.ctx = eo.ctx;
+    ro.load = eo.load;
     ro.n_tokens = std::min<int64_t>(std::max<int64_t>(c.max_new_tokens, 8), 64);
     const auto rows = bench::measure_roofline(target, ro, [&](const std::string& s) { printer.step("roofline: " + s); });
     printer.clear();
@@ -232,7 +234,7 @@ int cmd_bench(int argc, char** argv) {
   }
   if (verify_cost) {
     printer.step("verify-cost: timing target passes of 1..16 tokens");
-    const auto model = model::Model::load(target);
+    const auto model = model::Model::load(target, eo.load);
     auto device = backend::make_cpu_device("target", eo.cpus, eo.threads);
     bench::VerifyCostOptions vo;
     vo.reps = verify_reps;

@@ -22,6 +22,7 @@ double measure_decode_tps(const std::string& target_path, const std::string& cpu
   eo.cpus = cpus;
   eo.threads = threads;
   eo.ctx = o.ctx;
+  eo.load = o.load;
   engine::Engine e(eo);
   engine::Session session(e.target().tokenizer(), e.strategy("ar"));
   engine::GenerateOptions opt;
@@ -48,7 +49,7 @@ std::vector<RooflineRow> measure_roofline(const std::string& target_path, const 
   const std::vector<int> all = backend::available_cpus();
   std::vector<std::vector<int>> sets = {{all.front()}};
   if (all.size() > 1) sets.push_back(all);
-  const uint64_t bytes = model::Model::load(target_path)->bytes_per_token();
+  const uint64_t bytes = model::Model::load(target_path, {.keep_row_major = true})->bytes_per_token();
   std::vector<RooflineRow> rows;
   for (const auto& cpus : sets) {
     RooflineRow row;

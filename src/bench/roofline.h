@@ -19,6 +19,7 @@ struct RooflineOptions {
   int64_t n_tokens = 32;           // decoded per measurement (end-of-generation ignored)
   int reps = 3;                    // measurements per thread count after one warm-up; the median counts
   model::ContextOptions ctx;
+  model::LoadOptions load;
 };
 
 struct RooflineRow {

@@ -11,9 +11,9 @@ bool is_strategy_name(std::string_view name) { return name == "ar" || name == "s
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {
   AMUSD_CHECK(!options_.target_path.empty(), "no target model given");
-  target_ = model::Model::load(options_.target_path);
+  target_ = model::Model::load(options_.target_path, options_.load);
   if (!options_.draft_path.empty()) {
-    draft_ = model::Model::load(options_.draft_path);
+    draft_ = model::Model::load(options_.draft_path, options_.load);
     decode::check_compatible(*target_, *draft_);
   }
 }

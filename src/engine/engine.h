@@ -25,6 +25,7 @@ struct EngineOptions {
   int threads_verify = 0;
   int threads_draft = 0;
   model::ContextOptions ctx;
+  model::LoadOptions load;          // both models
   decode::SpecOptions spec;
 };
 

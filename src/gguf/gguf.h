@@ -81,6 +81,11 @@ class File {
   uint32_t alignment() const { return alignment_; }
   uint64_t file_size() const { return size_; }
 
+  // Tells the OS that the bytes [p, p + n) of a memory-mapped file will not be read again, so their pages can leave
+  // this process's memory (they are read back from the file if they are touched after all). No effect on files read
+  // from memory, or on the partial pages at either end of the range.
+  void release(const uint8_t* p, size_t n) const;
+
   // ---- metadata ----
   const std::vector<std::string>& keys() const { return key_order_; }  // in file order
   const Value* find(std::string_view key) const;                      // nullptr if absent

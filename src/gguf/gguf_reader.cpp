@@ -240,6 +240,14 @@ File::~File() {
   if (map_) munmap(map_, size_);
 }
 
+void File::release(const uint8_t* p, size_t n) const {
+  if (!map_) return;
+  AMUSD_ASSERT(p >= base_ && p + n <= base_ + size_);
+  const auto page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (uintptr_t(p) + page - 1) / page * page, end = (uintptr_t(p) + n) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Parsing
 

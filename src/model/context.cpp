@@ -12,6 +12,7 @@
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
+#include "kernels/q8_panels.h"
 
 namespace amusd::model {
 
@@ -109,6 +110,14 @@ void matmul(ThreadCtx& tc, Isa isa, const Weight& w, const ConvertedSet& in, int
             int64_t y_stride) {
   const kernels::TypeKernels& k = kernels::kernels(w.type, isa);
   const Converted& x = in.of(k.vec_dot_type);
+  if (w.panels) {  // whole panels per thread
+    const auto [p0, p1] = tc.range(w.n_out / kernels::kPanelRows);
+    const int64_t r0 = p0 * kernels::kPanelRows;
+    if (p1 > p0)
+      kernels::panel_gemm_kernel(isa)(w.n_in, w.data + r0 * w.row_bytes, p1 - p0, x.data, x.row_bytes, n_tok, y + r0,
+                                      y_stride);
+    return;
+  }
   auto [r0, r1] = tc.range(w.n_out);
   if (r1 <= r0) return;
   k.gemm(w.n_in, w.data + r0 * w.row_bytes, w.row_bytes, r1 - r0, x.data, x.row_bytes, n_tok, y + r0, y_stride);

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "kernels/kernels.h"
+#include "kernels/q8_panels.h"
 #include "model/arch.h"
 #include "model/tensor_names.h"
 
@@ -49,7 +50,7 @@ std::vector<float> load_vector(const gguf::File& f, const std::string& name, int
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
   using namespace names;
   std::unique_ptr<Model> m(new Model());
   m->file_ = gguf::File::open(path);
@@ -100,7 +101,26 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     L.w_up = load_matrix(f, b(kFfnUp), hp.n_embd, hp.n_ff);
     L.w_down = load_matrix(f, b(kFfnDown), hp.n_ff, hp.n_embd);
   }
+  if (!options.keep_row_major && kernels::amx_usable()) m->repack_for_amx();
   return m;
+}
+
+void Model::repack_for_amx() {
+  std::vector<Weight*> weights;
+  for (Layer& L : layers_)
+    for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) weights.push_back(w);
+  weights.push_back(&output_);
+  for (Weight* w : weights) {
+    if (w->type != DType::Q8_0 || w->n_out % kernels::kPanelRows != 0) continue;
+    const size_t bytes = w->row_bytes * size_t(w->n_out);
+    std::vector<uint8_t>& dst = packed_.emplace_back(bytes);
+    kernels::repack_q8_0_panels(w->data, w->row_bytes, w->n_out, w->n_in, dst.data());
+    // The mapped original is not read again (unless it is also the token embedding): let the kernel drop its pages
+    // from this process, so the model is not resident twice.
+    if (!(tied_output_ && w == &output_)) file_->release(w->data, bytes);
+    w->data = dst.data();
+    w->panels = true;
+  }
 }
 
 uint64_t Model::n_params() const {

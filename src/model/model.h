@@ -14,7 +14,9 @@
 
 namespace amusd::model {
 
-// A weight matrix: n_out rows of n_in elements, row r at data + r * row_bytes (GGUF shape [n_in, n_out]).
+// A weight matrix: n_out rows of n_in elements, row r at data + r * row_bytes (GGUF shape [n_in, n_out]); or, when
+// panels is set, the same bytes in the 16-row panel form of kernels/q8_panels.h (Q8_0 only; rows are then only
+// addressable in whole panels: data + r * row_bytes for r % 16 == 0).
 struct Weight {
   std::string name;
   DType type = DType::F32;
@@ -22,6 +24,15 @@ struct Weight {
   int64_t n_out = 0;
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
+  bool panels = false;
+};
+
+struct LoadOptions {
+  // Unless set, Q8_0 matrices are repacked into 16-row panels where the CPU and OS allow AMX (kernels::amx_usable()):
+  // batched verification and prefill then cost little more than one decoding step. Either way every batch size gives
+  // the same bits; the two layouts differ from each other by float rounding only. The repacked copy replaces the
+  // mapped weights in memory.
+  bool keep_row_major = false;
 };
 
 struct Layer {
@@ -36,7 +47,7 @@ class Model {
  public:
   // Loads and validates a GGUF model: architecture, hyperparameters, every tensor's shape and type, tokenizer.
   // Throws Error naming the file, the tensor or key, and what was expected vs found.
-  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
 
   const HParams& hparams() const { return hp_; }
   const tok::Tokenizer& tokenizer() const { return *tokenizer_; }
@@ -65,6 +76,9 @@ class Model {
   std::vector<float> output_norm_;
   std::vector<float> rope_freqs_;
   std::vector<Layer> layers_;
+  std::vector<std::vector<uint8_t>> packed_;  // panel copies of repacked weights (see LoadOptions)
+
+  void repack_for_amx();
 };
 
 }  // namespace amusd::model
