@@ -14,7 +14,7 @@
 
 #include "core/dtype.h"
 #include "kernels/kernels.h"
-#include "kernels/q8_panels.h"
+#include "kernels/panels.h"
 
 namespace amusd {
 namespace {
@@ -50,18 +50,18 @@ void bench_gemm(benchmark::State& state, DType type, kernels::Isa isa, int64_t n
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
 }
 
-// The same Q8_0 product over 16-row panels (kernels/q8_panels.h): VNNI for 1-2 tokens, AMX from 3 where usable.
-void bench_panels(benchmark::State& state, kernels::Isa isa, int64_t n_rows) {
+// The same products over 16-row panels (kernels/panels.h): VNNI for 1-2 tokens, AMX from 3 where usable.
+void bench_panels(benchmark::State& state, DType type, kernels::Isa isa, int64_t n_rows) {
   const int64_t n_tok = state.range(0);
-  const std::vector<uint8_t> w = random_rows(DType::Q8_0, kN, n_rows, 1);
+  const std::vector<uint8_t> w = random_rows(type, kN, n_rows, 1);
   std::vector<uint8_t> panels(w.size());
-  const size_t row = size_t(row_bytes(DType::Q8_0, kN));
-  kernels::repack_q8_0_panels(w.data(), row, n_rows, kN, panels.data());
+  kernels::repack_panels(type, w.data(), size_t(row_bytes(type, kN)), n_rows, kN, panels.data());
   const std::vector<uint8_t> x = random_rows(DType::Q8_0, kN, n_tok, 2);
+  const size_t x_row = size_t(row_bytes(DType::Q8_0, kN));
   std::vector<float> y(static_cast<size_t>(n_rows * n_tok));
-  const kernels::PanelGemmFn gemm = kernels::panel_gemm_kernel(isa);
+  const kernels::PanelGemmFn gemm = kernels::panel_gemm_kernel(type, isa);
   for (auto _ : state) {
-    gemm(kN, panels.data(), n_rows / kernels::kPanelRows, x.data(), row, n_tok, y.data(), n_rows);
+    gemm(kN, panels.data(), n_rows / kernels::kPanelRows, x.data(), x_row, n_tok, y.data(), n_rows);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -83,15 +83,16 @@ const bool kRegistered = [] {
         else
           b->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
       }
-  for (int64_t rows : {2048, 256}) {
-    const kernels::Isa isa = kernels::detect_isa();
-    const std::string name = "gemm/q8_0_panels/" + std::string(kernels::isa_name(isa)) +
-                             (kernels::amx_usable() ? "+amx" : "") + (rows == 2048 ? "" : "/l2");
-    auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_panels, isa, rows);
-    b->ArgName("n_tok")->Unit(benchmark::kMicrosecond)->Repetitions(5);
-    b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
-    b->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
-  }
+  for (DType t : {DType::Q8_0, DType::Q4_0})
+    for (int64_t rows : {2048, 256}) {
+      const kernels::Isa isa = kernels::detect_isa();
+      const std::string name = "gemm/" + std::string(dtype_name(t)) + "_panels/" + std::string(kernels::isa_name(isa)) +
+                               (kernels::amx_usable() ? "+amx" : "") + (rows == 2048 ? "" : "/l2");
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_panels, t, isa, rows);
+      b->ArgName("n_tok")->Unit(benchmark::kMicrosecond)->Repetitions(5);
+      b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+      b->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
+    }
   return true;
 }();
 

@@ -12,7 +12,7 @@
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
-#include "kernels/q8_panels.h"
+#include "kernels/panels.h"
 
 namespace amusd::model {
 
@@ -114,7 +114,7 @@ void matmul(ThreadCtx& tc, Isa isa, const Weight& w, const ConvertedSet& in, int
     const auto [p0, p1] = tc.range(w.n_out / kernels::kPanelRows);
     const int64_t r0 = p0 * kernels::kPanelRows;
     if (p1 > p0)
-      kernels::panel_gemm_kernel(isa)(w.n_in, w.data + r0 * w.row_bytes, p1 - p0, x.data, x.row_bytes, n_tok, y + r0,
+      kernels::panel_gemm_kernel(w.type, isa)(w.n_in, w.data + r0 * w.row_bytes, p1 - p0, x.data, x.row_bytes, n_tok, y + r0,
                                       y_stride);
     return;
   }

@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 #include "kernels/kernels.h"
-#include "kernels/q8_panels.h"
+#include "kernels/panels.h"
 #include "model/arch.h"
 #include "model/tensor_names.h"
 
@@ -111,10 +111,10 @@ void Model::repack_for_amx() {
     for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) weights.push_back(w);
   weights.push_back(&output_);
   for (Weight* w : weights) {
-    if (w->type != DType::Q8_0 || w->n_out % kernels::kPanelRows != 0) continue;
+    if (!kernels::has_panels(w->type) || w->n_out % kernels::kPanelRows != 0) continue;
     const size_t bytes = w->row_bytes * size_t(w->n_out);
     std::vector<uint8_t>& dst = packed_.emplace_back(bytes);
-    kernels::repack_q8_0_panels(w->data, w->row_bytes, w->n_out, w->n_in, dst.data());
+    kernels::repack_panels(w->type, w->data, w->row_bytes, w->n_out, w->n_in, dst.data());
     // The mapped original is not read again (unless it is also the token embedding): let the kernel drop its pages
     // from this process, so the model is not resident twice.
     if (!(tied_output_ && w == &output_)) file_->release(w->data, bytes);

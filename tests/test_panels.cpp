@@ -1,16 +1,17 @@
-// Q8_0 panels (kernels/q8_panels.h): the repacked layout, and every kernel over it (scalar, VNNI, AMX) giving the same
-// bits for every token whatever the batch, close to the row-major Q8_0 kernels.
+// Q8_0 / Q4_0 panels (kernels/panels.h): the repacked layout, and every kernel over it (scalar, VNNI, AMX) giving the
+// same bits for every token whatever the batch, close to the row-major kernels.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "backend/device.h"
 #include "core/dtype.h"
 #include "kernels/kernels.h"
-#include "kernels/q8_panels.h"
-#include "backend/device.h"
+#include "kernels/panels.h"
 #include "model/context.h"
 #include "model/model.h"
 #include "support.h"
@@ -19,15 +20,16 @@ namespace amusd::kernels {
 namespace {
 
 struct Matrix {
+  DType type;
   int64_t n, rows;
   std::vector<uint8_t> row_major, panels;
   size_t row_bytes;
 };
 
-std::vector<uint8_t> random_q8_rows(int64_t n, int64_t rows, std::mt19937& rng) {
+std::vector<uint8_t> random_rows(DType t, int64_t n, int64_t rows, std::mt19937& rng) {
   std::normal_distribution<float> nd(0.f, 1.f);
-  const auto& k = *find_reference_kernels(DType::Q8_0);
-  const size_t rb = size_t(row_bytes(DType::Q8_0, n));
+  const auto& k = *find_reference_kernels(t);
+  const size_t rb = size_t(row_bytes(t, n));
   std::vector<uint8_t> out(rb * size_t(rows));
   std::vector<float> x(static_cast<size_t>(n));
   for (int64_t r = 0; r < rows; ++r) {
@@ -37,16 +39,17 @@ std::vector<uint8_t> random_q8_rows(int64_t n, int64_t rows, std::mt19937& rng) 
   return out;
 }
 
-Matrix random_matrix(int64_t n, int64_t rows, std::mt19937& rng) {
-  Matrix m{n, rows, random_q8_rows(n, rows, rng), {}, size_t(row_bytes(DType::Q8_0, n))};
+Matrix random_matrix(DType t, int64_t n, int64_t rows, std::mt19937& rng) {
+  Matrix m{t, n, rows, random_rows(t, n, rows, rng), {}, size_t(row_bytes(t, n))};
   m.panels.resize(m.row_major.size());
-  repack_q8_0_panels(m.row_major.data(), m.row_bytes, rows, n, m.panels.data());
+  repack_panels(t, m.row_major.data(), m.row_bytes, rows, n, m.panels.data());
   return m;
 }
 
 std::vector<float> run(PanelGemmFn fn, const Matrix& w, const std::vector<uint8_t>& x, int64_t n_tok) {
   std::vector<float> y(static_cast<size_t>(n_tok * w.rows), NAN);
-  fn(w.n, w.panels.data(), w.rows / kPanelRows, x.data(), w.row_bytes, n_tok, y.data(), w.rows);
+  fn(w.n, w.panels.data(), w.rows / kPanelRows, x.data(), size_t(row_bytes(DType::Q8_0, w.n)), n_tok, y.data(),
+     w.rows);
   return y;
 }
 
@@ -54,55 +57,67 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-TEST(Q8Panels, RepackKeepsEveryQuantAndScale) {
+class Panels : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Panels, RepackKeepsEveryQuantAndScale) {
   std::mt19937 rng(1);
-  const Matrix m = random_matrix(96, 32, rng);
-  ASSERT_EQ(m.panels.size(), 2 * 3 * kPanelBlockBytes);
+  const DType t = GetParam();
+  const Matrix m = random_matrix(t, 96, 32, rng);
+  const size_t qs = t == DType::Q8_0 ? 32 : 16, block = 2 + qs, panel_block = 16 * block;
+  ASSERT_EQ(m.panels.size(), 2 * 3 * panel_block);
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t b = 0; b < 3; ++b) {
-      const uint8_t* src = m.row_major.data() + size_t(r) * m.row_bytes + b * 34;
-      const uint8_t* pb = m.panels.data() + ((r / 16) * 3 + b) * kPanelBlockBytes;
+      const uint8_t* src = m.row_major.data() + size_t(r) * m.row_bytes + size_t(b) * block;
+      const uint8_t* pb = m.panels.data() + size_t((r / 16) * 3 + b) * panel_block;
       const int64_t i = r % 16;
       EXPECT_EQ(std::memcmp(pb + 2 * i, src, 2), 0) << "scale of row " << r << " block " << b;
-      for (int k = 0; k < 8; ++k)
+      for (size_t k = 0; k < qs / 4; ++k)
         EXPECT_EQ(std::memcmp(pb + 32 + 64 * k + 4 * i, src + 2 + 4 * k, 4), 0) << "row " << r << " dword " << k;
     }
 }
 
-TEST(Q8Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
+TEST_P(Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
   std::mt19937 rng(2);
+  const DType t = GetParam();
+  const PanelGemmFn scalar =
+      t == DType::Q8_0 ? panel_detail::gemm_scalar<DType::Q8_0> : panel_detail::gemm_scalar<DType::Q4_0>;
+  const PanelGemmFn amx = t == DType::Q8_0 ? panel_detail::gemm_amx<DType::Q8_0> : panel_detail::gemm_amx<DType::Q4_0>;
   for (int64_t n : {32, 256, 2080})
     for (int64_t rows : {16, 48}) {
-      const Matrix w = random_matrix(n, rows, rng);
+      const Matrix w = random_matrix(t, n, rows, rng);
       const int64_t max_tok = 37;
-      const std::vector<uint8_t> x = random_q8_rows(n, max_tok, rng);
-      const std::vector<float> want = run(panel_detail::gemm_scalar, w, x, max_tok);
+      const std::vector<uint8_t> x = random_rows(DType::Q8_0, n, max_tok, rng);
+      const std::vector<float> want = run(scalar, w, x, max_tok);
       for (Isa isa : supported_isas())
         for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 37}) {
           SCOPED_TRACE(std::string(isa_name(isa)) + " n " + std::to_string(n) + " rows " + std::to_string(rows) +
                        " tokens " + std::to_string(n_tok));
-          const std::vector<float> got = run(panel_gemm_kernel(isa), w, x, n_tok);
+          const std::vector<float> got = run(panel_gemm_kernel(t, isa), w, x, n_tok);
           ASSERT_TRUE(same_bits(got, std::vector<float>(want.begin(), want.begin() + n_tok * rows)));
           if (amx_usable() && isa == Isa::Avx512) {
-            ASSERT_TRUE(same_bits(run(panel_detail::gemm_amx, w, x, n_tok), got)) << "AMX";
+            ASSERT_TRUE(same_bits(run(amx, w, x, n_tok), got)) << "AMX";
           }
         }
     }
 }
 
-TEST(Q8Panels, CloseToTheRowMajorReference) {
+TEST_P(Panels, CloseToTheRowMajorReference) {
   std::mt19937 rng(3);
-  const Matrix w = random_matrix(1024, 32, rng);
+  const DType t = GetParam();
+  const Matrix w = random_matrix(t, 1024, 32, rng);
   const int64_t n_tok = 5;
-  const std::vector<uint8_t> x = random_q8_rows(1024, n_tok, rng);
+  const std::vector<uint8_t> x = random_rows(DType::Q8_0, 1024, n_tok, rng);
   std::vector<float> want(static_cast<size_t>(n_tok * w.rows));
-  find_reference_kernels(DType::Q8_0)->gemm(w.n, w.row_major.data(), w.row_bytes, w.rows, x.data(), w.row_bytes,
-                                            n_tok, want.data(), w.rows);
-  const std::vector<float> got = run(panel_gemm_kernel(detect_isa()), w, x, n_tok);
+  find_reference_kernels(t)->gemm(w.n, w.row_major.data(), w.row_bytes, w.rows, x.data(),
+                                  size_t(row_bytes(DType::Q8_0, w.n)), n_tok, want.data(), w.rows);
+  const std::vector<float> got = run(panel_gemm_kernel(t, detect_isa()), w, x, n_tok);
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (std::abs(want[i]) + 100)) << i;
 }
 
-TEST(Q8Panels, AmxUsableOnlyWithAvx512) {
+INSTANTIATE_TEST_SUITE_P(Types, Panels, ::testing::Values(DType::Q8_0, DType::Q4_0),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(AmxUsable, OnlyWithAvx512) {
   if (amx_usable()) {
     EXPECT_EQ(detect_isa(), Isa::Avx512);
   }
@@ -111,8 +126,10 @@ TEST(Q8Panels, AmxUsableOnlyWithAvx512) {
 
 // A whole model: repacked where AMX is usable, the logits of a prompt close to the row-major ones, and a batch of
 // tokens gives the bits of the same tokens fed one at a time.
-TEST(Q8Panels, ModelLogitsMatchRowMajorAndAreBatchInvariant) {
-  const std::string path = test::shared_path("models/mini-target-q8_0.gguf");
+class PanelModel : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PanelModel, LogitsMatchRowMajorAndAreBatchInvariant) {
+  const std::string path = test::shared_path(std::string("models/") + GetParam() + ".gguf");
   const auto packed = model::Model::load(path), plain = model::Model::load(path, {.keep_row_major = true});
   EXPECT_EQ(packed->layers()[0].w_up.panels, amx_usable());
   EXPECT_FALSE(plain->layers()[0].w_up.panels);
@@ -134,6 +151,13 @@ TEST(Q8Panels, ModelLogitsMatchRowMajorAndAreBatchInvariant) {
         << "token " << t;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, PanelModel, ::testing::Values("mini-target-q8_0", "mini-target-q4_0"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace amusd::kernels

@@ -1,0 +1,109 @@
+#include "kernels/panels.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernels/quant_blocks.h"
+
+namespace amusd::kernels {
+
+using panel_detail::PanelType;
+
+bool amx_usable() {
+  static const bool usable = [] {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    __asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    const bool amx_int8 = (d >> 24 & 1) && (d >> 25 & 1);  // AMX-TILE, AMX-INT8
+    if (!amx_int8 || detect_isa() != Isa::Avx512) return false;
+    // Linux hands out the 8 KiB tile state only on request (ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA).
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return usable;
+}
+
+bool has_panels(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+
+namespace {
+
+template <DType W>
+void repack(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
+  using P = PanelType<W>;
+  constexpr size_t kRowBlock = 2 + P::kQsBytes;  // f16 d, then the quants
+  const int64_t n_blocks = n / 32;
+  for (int64_t p = 0; p < n_rows / kPanelRows; ++p)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      uint8_t* out = dst + size_t(p * n_blocks + b) * P::kBlockBytes;
+      for (int64_t i = 0; i < kPanelRows; ++i) {
+        const uint8_t* blk = src + size_t(p * kPanelRows + i) * row_bytes + size_t(b) * kRowBlock;
+        std::memcpy(out + 2 * i, blk, 2);
+        for (int k = 0; k < P::kQsBytes / 4; ++k) std::memcpy(out + 32 + 64 * k + 4 * i, blk + 2 + 4 * k, 4);
+      }
+    }
+}
+
+}  // namespace
+
+void repack_panels(DType t, const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
+  AMUSD_ASSERT(has_panels(t) && n_rows % kPanelRows == 0 && n % 32 == 0);
+  if (t == DType::Q8_0) repack<DType::Q8_0>(src, row_bytes, n_rows, n, dst);
+  else repack<DType::Q4_0>(src, row_bytes, n_rows, n, dst);
+}
+
+namespace panel_detail {
+
+namespace {
+// Integer weight k (0..31) of row i in a panel block.
+template <DType W>
+int32_t weight(const uint8_t* pb, int64_t i, int k) {
+  if constexpr (W == DType::Q8_0) return int8_t(pb[32 + 64 * (k / 4) + 4 * i + k % 4]);
+  const uint8_t byte = pb[32 + 64 * ((k % 16) / 4) + 4 * i + k % 4];
+  return int32_t(k < 16 ? byte & 0x0F : byte >> 4) - 8;
+}
+}  // namespace
+
+template <DType W>
+void gemm_scalar(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes, int64_t n_tok,
+                 float* y, int64_t y_stride) {
+  const int64_t n_blocks = n / 32;
+  for (int64_t p = 0; p < n_panels; ++p)
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t i = 0; i < kPanelRows; ++i) {
+        float acc = 0.0f;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          const uint8_t* pb = w + size_t(p * n_blocks + b) * PanelType<W>::kBlockBytes;
+          const auto* a = reinterpret_cast<const block_q8_0*>(x + t * x_row_bytes) + b;
+          int32_t isum = 0;
+          for (int k = 0; k < 32; ++k) isum += weight<W>(pb, i, k) * a->qs[k];
+          f16_t wd;
+          std::memcpy(&wd, pb + 2 * i, 2);
+          acc = std::fma(float(isum) * f16_to_f32(a->d), f16_to_f32(wd), acc);
+        }
+        y[t * y_stride + p * kPanelRows + i] = acc;
+      }
+}
+
+template void gemm_scalar<DType::Q8_0>(int64_t, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*,
+                                       int64_t);
+template void gemm_scalar<DType::Q4_0>(int64_t, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*,
+                                       int64_t);
+
+}  // namespace panel_detail
+
+PanelGemmFn panel_gemm_kernel(DType t, Isa isa) {
+  using namespace panel_detail;
+  AMUSD_ASSERT(has_panels(t));
+  if (t == DType::Q8_0) return isa == Isa::Avx512 ? gemm_avx512<DType::Q8_0> : gemm_scalar<DType::Q8_0>;
+  return isa == Isa::Avx512 ? gemm_avx512<DType::Q4_0> : gemm_scalar<DType::Q4_0>;
+}
+
+}  // namespace amusd::kernels

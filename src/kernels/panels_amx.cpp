@@ -1,0 +1,159 @@
+// AMX kernel over Q8_0 / Q4_0 panels (see panels.h): per panel block, one tile multiply gives the exact block sums of
+// up to 16 tokens x the panel's 16 rows; the scales are then applied per token in the same order as the VNNI kernel.
+//
+// Tiles: A = tokens x 32 activation quants (loaded straight from the Q8_0 rows: stride = the row size), B = the
+// panel block's weights as signed bytes (8 x 64; Q8_0: its quant part as stored, Q4_0: unpacked to the stack),
+// C = tokens x 16 int32. Two sets (0-2, 3-5) alternate between consecutive
+// blocks so that one block's tile work overlaps the previous block's float work.
+#include <immintrin.h>
+
+#include <array>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "kernels/panels.h"
+#include "kernels/quant_blocks.h"
+
+namespace amusd::kernels::panel_detail {
+
+namespace {
+
+constexpr int kMaxTokens = 16;
+constexpr int kPrefetchBlocks = 8;  // software prefetch distance, in panel blocks
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+void configure(int m) {
+  TileConfig cfg;
+  for (int set = 0; set < 2; ++set) {
+    cfg.rows[3 * set + 0] = uint8_t(m), cfg.colsb[3 * set + 0] = 32;  // A
+    cfg.rows[3 * set + 1] = 8, cfg.colsb[3 * set + 1] = 64;           // B
+    cfg.rows[3 * set + 2] = uint8_t(m), cfg.colsb[3 * set + 2] = 64;  // C
+  }
+  // GCC 12's _tile_loadconfig tells the compiler it reads only 8 bytes of cfg; without this barrier the row and
+  // column fields are dropped as dead stores.
+  __asm__ volatile("" : : "r"(&cfg) : "memory");
+  _tile_loadconfig(&cfg);
+}
+
+// A block's sums into c (64-byte rows) from activations a and the B tile at b, with tile set 0 (tiles 0, 1, 2) or 1
+// (3, 4, 5). The _tile_* macros paste their tile numbers into the instruction text, so each set is its own function.
+#define AMUSD_BLOCK_SUMS(name, kA, kB, kC)                                                          \
+  [[gnu::always_inline]] inline void name(const uint8_t* a, size_t a_stride, const uint8_t* b, int32_t* c) { \
+    _tile_zero(kC);                                                                                \
+    _tile_loadd(kA, a, a_stride);                                                                  \
+    _tile_loadd(kB, b, 64);                                                                        \
+    _tile_dpbssd(kC, kA, kB);                                                                      \
+    _tile_stored(kC, c, 64);                                                                       \
+  }
+AMUSD_BLOCK_SUMS(block_sums_set0, 0, 1, 2)
+AMUSD_BLOCK_SUMS(block_sums_set1, 3, 4, 5)
+#undef AMUSD_BLOCK_SUMS
+
+template <int M>
+[[gnu::always_inline]] inline void apply_scales(const int32_t (*c)[16], const float* d, int64_t d_stride,
+                                                const uint8_t* pb, __m512 acc[M]) {
+  const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb)));
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c[i])), _mm512_set1_ps(d[i * d_stride]));
+    acc[i] = _mm512_fmadd_ps(f, wd, acc[i]);
+  }
+}
+
+constexpr size_t kTileBytes = 512;  // a B tile: 8 rows of 64 bytes
+
+// Q4_0: the B tiles of a whole panel (n_blocks x 512 signed bytes), unpacked from its nibbles before any is loaded
+// into a tile (a tile load right after the vector stores that wrote its bytes stalls for a long time).
+void unpack_q4_0_panel(const uint8_t* panel, int64_t n_blocks, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* pb = panel + b * int64_t(PanelType<DType::Q4_0>::kBlockBytes);
+    uint8_t* tile = out + b * int64_t(kTileBytes);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = _mm512_loadu_si512(pb + 32 + 64 * k);
+      _mm512_store_si512(tile + 64 * k, _mm512_sub_epi8(_mm512_and_si512(v, low4), eight));
+      _mm512_store_si512(tile + 64 * (k + 4), _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), eight));
+    }
+  }
+}
+
+// unpacked: room for a panel's Q4_0 B tiles (n_blocks x 512 bytes, 64-byte aligned).
+template <DType W, int M>
+void panels_amx(int64_t n_blocks, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes,
+                const float* d, float* y, int64_t y_stride, uint8_t* unpacked) {
+  constexpr int64_t kBlockBytes = int64_t(PanelType<W>::kBlockBytes);
+  configure(M);
+  alignas(64) int32_t c[2][16][16];
+  const uint8_t* qs = x + offsetof(block_q8_0, qs);
+  auto act = [&](int64_t b) { return qs + b * int64_t(sizeof(block_q8_0)); };
+  auto b_tile = [&](const uint8_t* panel, int64_t b) {
+    if constexpr (W == DType::Q8_0) return panel + b * kBlockBytes + 32;
+    else return static_cast<const uint8_t*>(unpacked + b * int64_t(kTileBytes));
+  };
+  for (int64_t p = 0; p < n_panels; ++p) {
+    const uint8_t* panel = w + p * n_blocks * kBlockBytes;
+    if constexpr (W == DType::Q4_0) unpack_q4_0_panel(panel, n_blocks, unpacked);
+    __m512 acc[M];
+    for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2) {
+      const uint8_t* pb = panel + b * kBlockBytes;
+      for (int64_t off = 0; off < 2 * kBlockBytes; off += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(pb + kPrefetchBlocks * kBlockBytes + off), _MM_HINT_T0);
+      block_sums_set0(act(b), x_row_bytes, b_tile(panel, b), &c[0][0][0]);
+      block_sums_set1(act(b + 1), x_row_bytes, b_tile(panel, b + 1), &c[1][0][0]);
+      apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
+      apply_scales<M>(c[1], d + b + 1, n_blocks, pb + kBlockBytes, acc);
+    }
+    if (b < n_blocks) {
+      const uint8_t* pb = panel + b * kBlockBytes;
+      block_sums_set0(act(b), x_row_bytes, b_tile(panel, b), &c[0][0][0]);
+      apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
+    }
+    for (int i = 0; i < M; ++i) _mm512_storeu_ps(y + i * y_stride + p * kPanelRows, acc[i]);
+  }
+  _tile_release();
+}
+
+template <DType W, size_t... I>
+constexpr auto make_fns(std::index_sequence<I...>) {
+  return std::array{&panels_amx<W, int(I) + 1>...};
+}
+template <DType W> constexpr auto kFns = make_fns<W>(std::make_index_sequence<kMaxTokens>());
+
+}  // namespace
+
+template <DType W>
+void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes, int64_t n_tok,
+              float* y, int64_t y_stride) {
+  const int64_t n_blocks = n / 32;
+  std::vector<float> d(size_t(n_tok * n_blocks));  // [token][block] activation scales
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t b = 0; b < n_blocks; ++b)
+      d[size_t(t * n_blocks + b)] = _cvtsh_ss(reinterpret_cast<const block_q8_0*>(x + t * x_row_bytes)[b].d);
+  struct alignas(64) Line { uint8_t bytes[64]; };
+  std::vector<Line> unpacked(W == DType::Q4_0 ? size_t(n_blocks) * kTileBytes / 64 : 0);  // a panel's Q4_0 B tiles
+  const int64_t n_tiles = (n_tok + kMaxTokens - 1) / kMaxTokens;
+  for (int64_t tile = 0, t0 = 0; tile < n_tiles; ++tile) {
+    const int64_t m = (n_tok - t0 + (n_tiles - tile) - 1) / (n_tiles - tile);  // balanced tiles of <= 16 tokens
+    kFns<W>[size_t(m - 1)](n_blocks, w, n_panels, x + t0 * x_row_bytes, x_row_bytes, d.data() + t0 * n_blocks,
+                           y + t0 * y_stride, y_stride, reinterpret_cast<uint8_t*>(unpacked.data()));
+    t0 += m;
+  }
+}
+
+template void gemm_amx<DType::Q8_0>(int64_t, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*,
+                                    int64_t);
+template void gemm_amx<DType::Q4_0>(int64_t, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*,
+                                    int64_t);
+
+}  // namespace amusd::kernels::panel_detail
