@@ -83,7 +83,7 @@ TEST_P(Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
       t == DType::Q8_0 ? panel_detail::gemm_scalar<DType::Q8_0> : panel_detail::gemm_scalar<DType::Q4_0>;
   const PanelGemmFn amx = t == DType::Q8_0 ? panel_detail::gemm_amx<DType::Q8_0> : panel_detail::gemm_amx<DType::Q4_0>;
   for (int64_t n : {32, 256, 2080})
-    for (int64_t rows : {16, 48}) {
+    for (int64_t rows : {16, 48, 176}) {  // 1, 3 and 11 panels (the decode kernel takes 8, then 2, then 1)
       const Matrix w = random_matrix(t, n, rows, rng);
       const int64_t max_tok = 37;
       const std::vector<uint8_t> x = random_rows(DType::Q8_0, n, max_tok, rng);

@@ -65,7 +65,7 @@ template <DType W, int NP, int NT>
   for (int p = 0; p < NP; ++p)
     for (int i = 0; i < NT; ++i) acc[p][i] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-#pragma GCC unroll 2
+#pragma GCC unroll 8
     for (int p = 0; p < NP; ++p) {
       const uint8_t* pb = w + p * panel_bytes + b * kBlockBytes;
       for (int64_t off = 0; off < kBlockBytes; off += 64)
@@ -124,12 +124,16 @@ void gemm_avx512(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x
       const int32_t sum = _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
       a.corr[size_t(t * n_blocks + b)] = -PanelType<W>::kOffset * sum;
     }
-  // Two panels at a time (two memory streams) while decoding; one when several token tiles share the panel.
+  // Eight panels at a time (eight memory streams: this machine's read bandwidth grows with streams per core up to
+  // about 8, amusd bench --roofline) while decoding; one when several token tiles share the panel.
   const int64_t panel_bytes = n_blocks * int64_t(PanelType<W>::kBlockBytes);
   int64_t p = 0;
-  if (n_tok <= 2)
+  if (n_tok <= 2) {
+    for (; p + 8 <= n_panels; p += 8)
+      panel_group<W, 8>(n_blocks, w + p * panel_bytes, a, n_tok, y + p * kPanelRows, y_stride);
     for (; p + 2 <= n_panels; p += 2)
       panel_group<W, 2>(n_blocks, w + p * panel_bytes, a, n_tok, y + p * kPanelRows, y_stride);
+  }
   for (; p < n_panels; ++p) panel_group<W, 1>(n_blocks, w + p * panel_bytes, a, n_tok, y + p * kPanelRows, y_stride);
 }
 
