@@ -8,7 +8,6 @@
 #include <immintrin.h>
 
 #include <array>
-#include <cstring>
 #include <utility>
 #include <vector>
 

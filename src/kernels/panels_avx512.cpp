@@ -8,9 +8,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include <array>
+#include <algorithm>
 #include <cstring>
-#include <utility>
 #include <vector>
 
 #include "kernels/panels.h"
