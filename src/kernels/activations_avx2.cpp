@@ -1,8 +1,6 @@
 // AVX2 softmax and SwiGLU (compiled with AVX2 flags; selected at run time). See activations_impl.h.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "kernels/activations.h"
 #include "kernels/activations_impl.h"
 
@@ -14,17 +12,18 @@ struct Avx2 {
   using V = __m256;
   static constexpr int64_t W = 8;
   static V set1(float x) { return _mm256_set1_ps(x); }
+  // Lanes i < n (n <= 8) as a mask for the masked loads and stores, which do not touch the other lanes' memory.
+  static __m256i lanes(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
   static V load_or(const float* p, int n, float fill) {
     if (n >= 8) return _mm256_loadu_ps(p);
-    alignas(32) float buf[8] = {fill, fill, fill, fill, fill, fill, fill, fill};
-    std::memcpy(buf, p, size_t(n) * 4);
-    return _mm256_load_ps(buf);
+    const __m256i m = lanes(n);
+    return _mm256_blendv_ps(set1(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
   }
   static void store(float* p, V v, int n) {
     if (n >= 8) return _mm256_storeu_ps(p, v);
-    alignas(32) float buf[8];
-    _mm256_store_ps(buf, v);
-    std::memcpy(p, buf, size_t(n) * 4);
+    _mm256_maskstore_ps(p, lanes(n), v);
   }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static float hmax(V v) {

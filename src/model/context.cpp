@@ -114,8 +114,8 @@ void matmul(ThreadCtx& tc, Isa isa, const Weight& w, const ConvertedSet& in, int
     const auto [p0, p1] = tc.range(w.n_out / kernels::kPanelRows);
     const int64_t r0 = p0 * kernels::kPanelRows;
     if (p1 > p0)
-      kernels::panel_gemm_kernel(w.type, isa)(w.n_in, w.data + r0 * w.row_bytes, p1 - p0, x.data, x.row_bytes, n_tok, y + r0,
-                                      y_stride);
+      kernels::panel_gemm_kernel(w.type, isa)(w.n_in, w.data + r0 * w.row_bytes, p1 - p0, x.data, x.row_bytes, n_tok,
+                                              y + r0, y_stride);
     return;
   }
   auto [r0, r1] = tc.range(w.n_out);
