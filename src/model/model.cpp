@@ -108,7 +108,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
 void Model::repack_for_amx() {
   std::vector<Weight*> weights;
   for (Layer& L : layers_)
-    for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) weights.push_back(w);
+    for (Weight* w : L.matrices()) weights.push_back(w);
   weights.push_back(&output_);
   for (Weight* w : weights) {
     if (!kernels::has_panels(w->type) || w->n_out % kernels::kPanelRows != 0) continue;
@@ -139,7 +139,7 @@ uint64_t Model::bytes_per_token() const {
   // Every matrix is read once per token except the embedding table, of which one row is read.
   uint64_t n = 0;
   for (const Layer& L : layers_)
-    for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) n += w->row_bytes * w->n_out;
+    for (const Weight* w : L.matrices()) n += w->row_bytes * w->n_out;
   n += output_.row_bytes * output_.n_out + tok_embd_.row_bytes;
   return n;
 }

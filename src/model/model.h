@@ -2,6 +2,7 @@
 // load, so any number of sequences (Contexts) on any devices can share it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,6 +42,10 @@ struct Layer {
   std::vector<float> bq, bk, bv;      // [q_dim], [kv_dim], [kv_dim]; empty without biases
   std::vector<float> ffn_norm;        // [n_embd]
   Weight w_gate, w_up, w_down;        // [n_embd -> n_ff] x2, [n_ff -> n_embd]
+
+  // The layer's weight matrices.
+  std::array<const Weight*, 7> matrices() const { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
+  std::array<Weight*, 7> matrices() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
 };
 
 class Model {
