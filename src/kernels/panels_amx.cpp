@@ -85,47 +85,42 @@ void unpack_q4_0_panel(const uint8_t* panel, int64_t n_blocks, uint8_t* out) {
   }
 }
 
-// unpacked: room for a panel's Q4_0 B tiles (n_blocks x 512 bytes, 64-byte aligned).
+// One panel (its 16 outputs) for M tokens: b_tiles are its B tiles (Q4_0: unpacked; Q8_0: null, read in place). The
+// tiles must be configured for M tokens.
 template <DType W, int M>
-void panels_amx(int64_t n_blocks, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes,
-                const float* d, float* y, int64_t y_stride, uint8_t* unpacked) {
+void panel_amx(int64_t n_blocks, const uint8_t* panel, const uint8_t* b_tiles, const uint8_t* x, size_t x_row_bytes,
+               const float* d, float* y, int64_t y_stride) {
   constexpr int64_t kBlockBytes = int64_t(PanelType<W>::kBlockBytes);
-  configure(M);
   alignas(64) int32_t c[2][16][16];
   const uint8_t* qs = x + offsetof(block_q8_0, qs);
   auto act = [&](int64_t b) { return qs + b * int64_t(sizeof(block_q8_0)); };
-  auto b_tile = [&](const uint8_t* panel, int64_t b) {
+  auto b_tile = [&](int64_t b) {
     if constexpr (W == DType::Q8_0) return panel + b * kBlockBytes + 32;
-    else return static_cast<const uint8_t*>(unpacked + b * int64_t(kTileBytes));
+    else return b_tiles + b * int64_t(kTileBytes);
   };
-  for (int64_t p = 0; p < n_panels; ++p) {
-    const uint8_t* panel = w + p * n_blocks * kBlockBytes;
-    if constexpr (W == DType::Q4_0) unpack_q4_0_panel(panel, n_blocks, unpacked);
-    __m512 acc[M];
-    for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= n_blocks; b += 2) {
-      const uint8_t* pb = panel + b * kBlockBytes;
-      for (int64_t off = 0; off < 2 * kBlockBytes; off += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(pb + kPrefetchBlocks * kBlockBytes + off), _MM_HINT_T0);
-      block_sums_set0(act(b), x_row_bytes, b_tile(panel, b), &c[0][0][0]);
-      block_sums_set1(act(b + 1), x_row_bytes, b_tile(panel, b + 1), &c[1][0][0]);
-      apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
-      apply_scales<M>(c[1], d + b + 1, n_blocks, pb + kBlockBytes, acc);
-    }
-    if (b < n_blocks) {
-      const uint8_t* pb = panel + b * kBlockBytes;
-      block_sums_set0(act(b), x_row_bytes, b_tile(panel, b), &c[0][0][0]);
-      apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
-    }
-    for (int i = 0; i < M; ++i) _mm512_storeu_ps(y + i * y_stride + p * kPanelRows, acc[i]);
+  __m512 acc[M];
+  for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) {
+    const uint8_t* pb = panel + b * kBlockBytes;
+    for (int64_t off = 0; off < 2 * kBlockBytes; off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(pb + kPrefetchBlocks * kBlockBytes + off), _MM_HINT_T0);
+    block_sums_set0(act(b), x_row_bytes, b_tile(b), &c[0][0][0]);
+    block_sums_set1(act(b + 1), x_row_bytes, b_tile(b + 1), &c[1][0][0]);
+    apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
+    apply_scales<M>(c[1], d + b + 1, n_blocks, pb + kBlockBytes, acc);
   }
-  _tile_release();
+  if (b < n_blocks) {
+    const uint8_t* pb = panel + b * kBlockBytes;
+    block_sums_set0(act(b), x_row_bytes, b_tile(b), &c[0][0][0]);
+    apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
+  }
+  for (int i = 0; i < M; ++i) _mm512_storeu_ps(y + i * y_stride, acc[i]);
 }
 
 template <DType W, size_t... I>
 constexpr auto make_fns(std::index_sequence<I...>) {
-  return std::array{&panels_amx<W, int(I) + 1>...};
+  return std::array{&panel_amx<W, int(I) + 1>...};
 }
 template <DType W> constexpr auto kFns = make_fns<W>(std::make_index_sequence<kMaxTokens>());
 
@@ -141,13 +136,24 @@ void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, s
       d[size_t(t * n_blocks + b)] = _cvtsh_ss(reinterpret_cast<const block_q8_0*>(x + t * x_row_bytes)[b].d);
   struct alignas(64) Line { uint8_t bytes[64]; };
   std::vector<Line> unpacked(W == DType::Q4_0 ? size_t(n_blocks) * kTileBytes / 64 : 0);  // a panel's Q4_0 B tiles
+  const uint8_t* b_tiles = W == DType::Q4_0 ? reinterpret_cast<const uint8_t*>(unpacked.data()) : nullptr;
+  // Token tiles of <= 16 (balanced). Panels are the outer loop: a panel is read from memory (and Q4_0 unpacked) once,
+  // and stays in cache for the other token tiles.
   const int64_t n_tiles = (n_tok + kMaxTokens - 1) / kMaxTokens;
-  for (int64_t tile = 0, t0 = 0; tile < n_tiles; ++tile) {
-    const int64_t m = (n_tok - t0 + (n_tiles - tile) - 1) / (n_tiles - tile);  // balanced tiles of <= 16 tokens
-    kFns<W>[size_t(m - 1)](n_blocks, w, n_panels, x + t0 * x_row_bytes, x_row_bytes, d.data() + t0 * n_blocks,
-                           y + t0 * y_stride, y_stride, reinterpret_cast<uint8_t*>(unpacked.data()));
-    t0 += m;
+  const int64_t panel_bytes = n_blocks * int64_t(PanelType<W>::kBlockBytes);
+  int configured = 0;  // the token count the tiles are configured for
+  for (int64_t p = 0; p < n_panels; ++p) {
+    const uint8_t* panel = w + p * panel_bytes;
+    if constexpr (W == DType::Q4_0) unpack_q4_0_panel(panel, n_blocks, reinterpret_cast<uint8_t*>(unpacked.data()));
+    for (int64_t tile = 0, t0 = 0; tile < n_tiles; ++tile) {
+      const int m = int((n_tok - t0 + (n_tiles - tile) - 1) / (n_tiles - tile));
+      if (m != configured) configure(configured = m);
+      kFns<W>[size_t(m - 1)](n_blocks, panel, b_tiles, x + t0 * x_row_bytes, x_row_bytes, d.data() + t0 * n_blocks,
+                             y + t0 * y_stride + p * kPanelRows, y_stride);
+      t0 += m;
+    }
   }
+  _tile_release();
 }
 
 template void gemm_amx<DType::Q8_0>(int64_t, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*,

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
+#include <memory>
 
 #include "core/error.h"
 #include "kernels/activations.h"
@@ -33,6 +35,17 @@ struct Context::Workspace {
   std::vector<float> scores;                  // [n_threads][gqa_ratio][n_ctx] attention scores
   std::vector<float> rope_cos, rope_sin;      // [n_tok][n_rot / 2]
   std::array<std::vector<uint8_t>, 3> xq;     // activations converted to up to 3 vec_dot types
+  // One work counter per matrix product of a forward pass (see matmul), each on its own cache line.
+  struct alignas(64) Counter {
+    std::atomic<int64_t> next{0};
+  };
+  std::unique_ptr<Counter[]> counters;
+  int64_t n_counters = 0;
+
+  void reset_counters(int64_t n) {
+    if (n > n_counters) counters = std::make_unique<Counter[]>(size_t(n_counters = n));
+    for (int64_t i = 0; i < n; ++i) counters[i].next.store(0, std::memory_order_relaxed);
+  }
 
   void reserve(const HParams& hp, int64_t n, int64_t n_ctx, int n_threads) {
     if (n <= n_tok && int64_t(scores.size()) >= n_threads * hp.gqa_ratio() * n_ctx) return;
@@ -105,22 +118,26 @@ ConvertedSet convert_input(ThreadCtx& tc, Isa isa, const float* x, int64_t n_tok
   return set;
 }
 
-// y[t * y_stride + r] = W row r . x row t for this thread's share of W's rows.
+// y[t * y_stride + r] = W row r . x row t. Threads take chunks of rows from `next` (shared by all of them, 0 at the
+// start) until none are left, so a thread that gets less memory bandwidth than the other does less of the work
+// instead of keeping it waiting at the next barrier. Chunks are fixed (whole 16-row panels, multiples of 8 of them:
+// the decode kernel reads 8 panels at a time) and each row is computed the same way whichever thread takes it.
 void matmul(ThreadCtx& tc, Isa isa, const Weight& w, const ConvertedSet& in, int64_t n_tok, float* y,
-            int64_t y_stride) {
+            int64_t y_stride, std::atomic<int64_t>& next) {
   const kernels::TypeKernels& k = kernels::kernels(w.type, isa);
   const Converted& x = in.of(k.vec_dot_type);
-  if (w.panels) {  // whole panels per thread
-    const auto [p0, p1] = tc.range(w.n_out / kernels::kPanelRows);
-    const int64_t r0 = p0 * kernels::kPanelRows;
-    if (p1 > p0)
-      kernels::panel_gemm_kernel(w.type, isa)(w.n_in, w.data + r0 * w.row_bytes, p1 - p0, x.data, x.row_bytes, n_tok,
-                                              y + r0, y_stride);
-    return;
+  constexpr int64_t kUnit = kernels::kPanelRows, kChunksPerThread = 4;
+  const int64_t n_units = (w.n_out + kUnit - 1) / kUnit;
+  const int64_t per_chunk = (n_units + kChunksPerThread * tc.nth - 1) / (kChunksPerThread * tc.nth);
+  const int64_t chunk = tc.nth == 1 ? n_units : (per_chunk + 7) / 8 * 8;
+  for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) * chunk < n_units;) {
+    const int64_t r0 = c * chunk * kUnit, r1 = std::min(w.n_out, r0 + chunk * kUnit);
+    if (w.panels)
+      kernels::panel_gemm_kernel(w.type, isa)(w.n_in, w.data + r0 * w.row_bytes, (r1 - r0) / kUnit, x.data,
+                                              x.row_bytes, n_tok, y + r0, y_stride);
+    else
+      k.gemm(w.n_in, w.data + r0 * w.row_bytes, w.row_bytes, r1 - r0, x.data, x.row_bytes, n_tok, y + r0, y_stride);
   }
-  auto [r0, r1] = tc.range(w.n_out);
-  if (r1 <= r0) return;
-  k.gemm(w.n_in, w.data + r0 * w.row_bytes, w.row_bytes, r1 - r0, x.data, x.row_bytes, n_tok, y + r0, y_stride);
 }
 
 }  // namespace
@@ -190,7 +207,12 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
   const int64_t out_first = all_logits ? 0 : n - 1;
   const int64_t n_out = logits ? n - out_first : 0;
 
+  constexpr int64_t kMatmulsPerLayer = 7;
+  w.reset_counters(kMatmulsPerLayer * hp.n_layer + 1);
+
   device_.threads().run([&](ThreadCtx& tc) {
+    int64_t n_matmuls = 0;  // products done so far: every thread does them in the same order
+    auto next_counter = [&]() -> std::atomic<int64_t>& { return w.counters[n_matmuls++].next; };
     const auto [t0, t1] = tc.range(n);  // this thread's tokens for per-token steps (the same split every time)
 
     // Token embeddings and RoPE angles.
@@ -213,9 +235,9 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
       tc.barrier();
       {
         const ConvertedSet in = convert_input(tc, isa, w.xb.data(), n, E, {&L.wq, &L.wk, &L.wv}, w.xq);
-        matmul(tc, isa, L.wq, in, n, w.q.data(), QD);
-        matmul(tc, isa, L.wk, in, n, w.k.data(), KVD);
-        matmul(tc, isa, L.wv, in, n, w.v.data(), KVD);
+        matmul(tc, isa, L.wq, in, n, w.q.data(), QD, next_counter());
+        matmul(tc, isa, L.wk, in, n, w.k.data(), KVD, next_counter());
+        matmul(tc, isa, L.wv, in, n, w.v.data(), KVD, next_counter());
       }
       tc.barrier();
       for (int64_t t = t0; t < t1; ++t) {
@@ -258,7 +280,7 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
       tc.barrier();
       {
         const ConvertedSet in = convert_input(tc, isa, w.att.data(), n, QD, {&L.wo}, w.xq);
-        matmul(tc, isa, L.wo, in, n, w.xb.data(), E);
+        matmul(tc, isa, L.wo, in, n, w.xb.data(), E, next_counter());
       }
       tc.barrier();
 
@@ -270,8 +292,8 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
       tc.barrier();
       {
         const ConvertedSet in = convert_input(tc, isa, w.xb.data(), n, E, {&L.w_gate, &L.w_up}, w.xq);
-        matmul(tc, isa, L.w_gate, in, n, w.hb.data(), FF);
-        matmul(tc, isa, L.w_up, in, n, w.hb2.data(), FF);
+        matmul(tc, isa, L.w_gate, in, n, w.hb.data(), FF, next_counter());
+        matmul(tc, isa, L.w_up, in, n, w.hb2.data(), FF, next_counter());
       }
       tc.barrier();
       {
@@ -281,7 +303,7 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
       tc.barrier();
       {
         const ConvertedSet in = convert_input(tc, isa, w.hb.data(), n, FF, {&L.w_down}, w.xq);
-        matmul(tc, isa, L.w_down, in, n, w.xb.data(), E);
+        matmul(tc, isa, L.w_down, in, n, w.xb.data(), E, next_counter());
       }
       tc.barrier();
     }
@@ -295,7 +317,7 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
     }
     tc.barrier();
     const ConvertedSet in = convert_input(tc, isa, &w.xb[out_first * E], n_out, E, {&model_.output()}, w.xq);
-    matmul(tc, isa, model_.output(), in, n_out, logits, hp.n_vocab);
+    matmul(tc, isa, model_.output(), in, n_out, logits, hp.n_vocab, next_counter());
   });
   kv_.commit(n);
 }
