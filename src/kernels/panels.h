@@ -52,13 +52,14 @@ template <DType W> void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, 
 
 // Per type: bytes of quants per row block, bytes of a panel block, the offset of the stored quants (Q4_0 nibbles
 // are w + 8; Q8_0 quants are signed and the VNNI kernel flips them to w + 128), and the batch size from which the
-// AMX kernel beats the VNNI one (amusd_microbench gemm/*_panels, side by side: Q4_0's tiles must first be unpacked
-// from nibbles, so AMX pays later).
+// AMX kernel beats the VNNI one in a whole model (`amusd bench --verify-cost`, alternated runs: the VNNI kernel
+// streams 2-8 panels at once and hides its compute behind memory, the AMX kernel reads one panel at a time; Q4_0's
+// tiles must first be unpacked from nibbles, so AMX pays later).
 template <DType W> struct PanelType;
 template <> struct PanelType<DType::Q8_0> {
   static constexpr int kQsBytes = 32, kOffset = 128;
   static constexpr size_t kBlockBytes = 32 + 16 * kQsBytes;
-  static constexpr int64_t kAmxMinTokens = 3;
+  static constexpr int64_t kAmxMinTokens = 5;
 };
 template <> struct PanelType<DType::Q4_0> {
   static constexpr int kQsBytes = 16, kOffset = 8;

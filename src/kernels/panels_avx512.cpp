@@ -19,7 +19,7 @@ namespace amusd::kernels::panel_detail {
 
 namespace {
 
-constexpr int kMaxVnniTokens = 4;     // tokens per pass over a panel
+constexpr int kMaxVnniTokens = 8;     // tokens per pass over a panel
 constexpr int kPrefetchBlocks = 6;    // software prefetch distance, in panel blocks
 
 inline int32_t load_i32(const uint8_t* p) {
@@ -97,7 +97,11 @@ void panel_group(int64_t n_blocks, const uint8_t* w, const Act& a, int64_t n_tok
       case 1: panels_vnni<W, NP, 1>(n_blocks, w, a, t0, y, y_stride); break;
       case 2: panels_vnni<W, NP, 2>(n_blocks, w, a, t0, y, y_stride); break;
       case 3: panels_vnni<W, NP, 3>(n_blocks, w, a, t0, y, y_stride); break;
-      default: panels_vnni<W, NP, 4>(n_blocks, w, a, t0, y, y_stride); break;
+      case 4: panels_vnni<W, NP, 4>(n_blocks, w, a, t0, y, y_stride); break;
+      case 5: panels_vnni<W, NP, 5>(n_blocks, w, a, t0, y, y_stride); break;
+      case 6: panels_vnni<W, NP, 6>(n_blocks, w, a, t0, y, y_stride); break;
+      case 7: panels_vnni<W, NP, 7>(n_blocks, w, a, t0, y, y_stride); break;
+      default: panels_vnni<W, NP, 8>(n_blocks, w, a, t0, y, y_stride); break;
     }
   }
 }
@@ -123,16 +127,18 @@ void gemm_avx512(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x
       const int32_t sum = _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
       a.corr[size_t(t * n_blocks + b)] = -PanelType<W>::kOffset * sum;
     }
-  // Eight panels at a time (eight memory streams: this machine's read bandwidth grows with streams per core up to
-  // about 8, amusd bench --roofline) while decoding; one when several token tiles share the panel.
+  // Several panels at a time, each its own memory stream: this machine's read bandwidth grows with streams per core
+  // up to about 8 (amusd bench --roofline), and a kernel that reads one stream adds its compute time to the memory
+  // time instead of hiding it. The more tokens, the fewer panels' accumulators fit the registers.
   const int64_t panel_bytes = n_blocks * int64_t(PanelType<W>::kBlockBytes);
   int64_t p = 0;
-  if (n_tok <= 2) {
-    for (; p + 8 <= n_panels; p += 8)
-      panel_group<W, 8>(n_blocks, w + p * panel_bytes, a, n_tok, y + p * kPanelRows, y_stride);
-    for (; p + 2 <= n_panels; p += 2)
-      panel_group<W, 2>(n_blocks, w + p * panel_bytes, a, n_tok, y + p * kPanelRows, y_stride);
-  }
+  auto groups_of = [&]<int NP>() {
+    for (; p + NP <= n_panels; p += NP)
+      panel_group<W, NP>(n_blocks, w + p * panel_bytes, a, n_tok, y + p * kPanelRows, y_stride);
+  };
+  if (n_tok <= 2) groups_of.template operator()<8>();
+  if (n_tok <= 4) groups_of.template operator()<4>();
+  groups_of.template operator()<2>();
   for (; p < n_panels; ++p) panel_group<W, 1>(n_blocks, w + p * panel_bytes, a, n_tok, y + p * kPanelRows, y_stride);
 }
 
