@@ -34,8 +34,16 @@ struct Avx2 {
     std::memcpy(p, buf, size_t(n) * 4);
   }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-  static double reduce_wide(V v) {
-    const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+  struct Wide {
+    __m256d lo, hi;
+  };
+  static Wide wide_zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+  static Wide add_wide(Wide a, V v) {
+    return {_mm256_add_pd(a.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v))),
+            _mm256_add_pd(a.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)))};
+  }
+  static double reduce_wide(Wide a) {
+    const __m256d d = _mm256_add_pd(a.lo, a.hi);
     const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
     return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
   }

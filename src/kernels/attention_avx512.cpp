@@ -18,9 +18,16 @@ struct Avx512 {
   static V load(const uint16_t* p, int n) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask(n), p)); }
   static void store(float* p, V v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static double reduce_wide(V v) {
-    const __m512d d = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
-                                    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+  struct Wide {
+    __m512d lo, hi;
+  };
+  static Wide wide_zero() { return {_mm512_setzero_pd(), _mm512_setzero_pd()}; }
+  static Wide add_wide(Wide a, V v) {
+    return {_mm512_add_pd(a.lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v))),
+            _mm512_add_pd(a.hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))))};
+  }
+  static double reduce_wide(Wide a) {
+    const __m512d d = _mm512_add_pd(a.lo, a.hi);
     const __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
     const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
     return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));

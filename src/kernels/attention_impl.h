@@ -1,8 +1,9 @@
 // The vectorised attention algorithm, written once over a SIMD policy S (see attention_avx2.cpp and
 // attention_avx512.cpp, which instantiate it with their ISA's flags). S provides: vector type V, width W,
 // zero(), set1(x), load(p, n) for float / f16 pointers with n <= W valid lanes (the rest zero), store(p, v, n),
-// fma(a, b, c) = a * b + c, mul(a, b), reduce(v) (horizontal sum), reduce_wide(v) (horizontal sum in double) and
-// round_f16(v) (to F16 and back, nearest even) and softmax(x, n) (the ISA's activation kernel).
+// fma(a, b, c) = a * b + c, mul(a, b), reduce(v) (horizontal sum), a lane-wise double accumulator Wide with
+// wide_zero(), add_wide(acc, v) (v's floats added in double) and reduce_wide(acc) (its horizontal sum), round_f16(v)
+// (to F16 and back, nearest even) and softmax(x, n) (the ISA's activation kernel).
 #pragma once
 
 #include <algorithm>
@@ -35,15 +36,17 @@ void attend_simd(const AttentionArgs& a) {
       }
 
     // Scores: each cached key is loaded once for all heads of the group. With an F16 cache every product of two
-    // F16 values is exact in f32, and the sum is taken in double, so the score hardly depends on summation order.
+    // F16 values is exact in f32, and the sum is taken in double (lane-wise, one horizontal sum per key and head), so
+    // the score hardly depends on summation order.
     for (int64_t j = 0; j < a.n_kv; ++j) {
       const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
-      double dot[8] = {};
+      typename S::Wide dot[8];
+      for (int64_t h = 0; h < nh; ++h) dot[h] = S::wide_zero();
       for (int64_t c = 0; c < n_chunks; ++c) {
         const V kv = S::load(kj + c * W, int(std::min(W, hd - c * W)));
-        for (int64_t h = 0; h < nh; ++h) dot[h] += S::reduce_wide(S::mul(S::load(q[h] + c * W, int(W)), kv));
+        for (int64_t h = 0; h < nh; ++h) dot[h] = S::add_wide(dot[h], S::mul(S::load(q[h] + c * W, int(W)), kv));
       }
-      for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(dot[h]) * a.scale;
+      for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(S::reduce_wide(dot[h])) * a.scale;
     }
     for (int64_t h = 0; h < nh; ++h) {
       float* s = a.scores + (h0 + h) * a.n_kv;
