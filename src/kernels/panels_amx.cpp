@@ -136,7 +136,7 @@ void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, s
       d[size_t(t * n_blocks + b)] = _cvtsh_ss(reinterpret_cast<const block_q8_0*>(x + t * x_row_bytes)[b].d);
   struct alignas(64) Line { uint8_t bytes[64]; };
   std::vector<Line> unpacked(W == DType::Q4_0 ? size_t(n_blocks) * kTileBytes / 64 : 0);  // a panel's Q4_0 B tiles
-  const uint8_t* b_tiles = W == DType::Q4_0 ? reinterpret_cast<const uint8_t*>(unpacked.data()) : nullptr;
+  uint8_t* b_tiles = W == DType::Q4_0 ? reinterpret_cast<uint8_t*>(unpacked.data()) : nullptr;
   // Token tiles of <= 16 (balanced). Panels are the outer loop: a panel is read from memory (and Q4_0 unpacked) once,
   // and stays in cache for the other token tiles.
   const int64_t n_tiles = (n_tok + kMaxTokens - 1) / kMaxTokens;
@@ -144,7 +144,7 @@ void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, s
   int configured = 0;  // the token count the tiles are configured for
   for (int64_t p = 0; p < n_panels; ++p) {
     const uint8_t* panel = w + p * panel_bytes;
-    if constexpr (W == DType::Q4_0) unpack_q4_0_panel(panel, n_blocks, reinterpret_cast<uint8_t*>(unpacked.data()));
+    if constexpr (W == DType::Q4_0) unpack_q4_0_panel(panel, n_blocks, b_tiles);
     for (int64_t tile = 0, t0 = 0; tile < n_tiles; ++tile) {
       const int m = int((n_tok - t0 + (n_tiles - tile) - 1) / (n_tiles - tile));
       if (m != configured) configure(configured = m);

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cmath>
 #include <memory>
+#include <tuple>
+#include <utility>
 
 #include "core/error.h"
 #include "kernels/activations.h"
@@ -207,7 +209,8 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
   const int64_t out_first = all_logits ? 0 : n - 1;
   const int64_t n_out = logits ? n - out_first : 0;
 
-  constexpr int64_t kMatmulsPerLayer = 7;
+  // One counter per product: every matrix of every layer, then the output head.
+  constexpr int64_t kMatmulsPerLayer = std::tuple_size_v<decltype(std::declval<const Layer&>().matrices())>;
   w.reset_counters(kMatmulsPerLayer * hp.n_layer + 1);
 
   device_.threads().run([&](ThreadCtx& tc) {
