@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -112,6 +113,7 @@ int cmd_bench(int argc, char** argv) {
   bool progress = false, roofline = false, verify_cost = false;
   int64_t bw_mib = 1024;
   int32_t verify_reps = 11;
+  std::string verify_k = "1,2,4,8,16";
   uint64_t seed = 42;
 
   ArgParser args("amusd bench -m TARGET.gguf [-md DRAFT.gguf] --dataset FILE [--dataset FILE ...] [options]",
@@ -156,7 +158,8 @@ int cmd_bench(int argc, char** argv) {
   args.flag({"--progress"}, "show progress on stderr even when it is not a terminal", &progress);
   args.flag({"--roofline"}, "measure memory bandwidth and compare ar decoding with the bound it sets", &roofline);
   args.option({"--bw-mib"}, "N", "roofline: bandwidth buffer size in MiB (default 1024)", &bw_mib);
-  args.flag({"--verify-cost"}, "time K-token target passes (K = 1..16) against one decode step", &verify_cost);
+  args.flag({"--verify-cost"}, "time K-token target passes against one decode step", &verify_cost);
+  args.option({"--verify-k"}, "LIST", "verify-cost: the K to time, 1..256 (default 1,2,4,8,16)", &verify_k);
   args.option({"--verify-reps"}, "N", "verify-cost: timed repetitions, median counts (default 11)", &verify_reps);
   if (!args.parse(argc, argv, 2)) {
     std::fputs(args.help().c_str(), stdout);
@@ -174,6 +177,15 @@ int cmd_bench(int argc, char** argv) {
               "nothing to do: give --dataset FILE (and/or --roofline, --verify-cost)");
   AMUSD_CHECK(bw_mib >= 1 && bw_mib <= (1 << 20), "--bw-mib must be in 1..1048576, got ", bw_mib);
   AMUSD_CHECK(verify_reps >= 1 && verify_reps <= 1000, "--verify-reps must be in 1..1000, got ", verify_reps);
+  bench::VerifyCostOptions vo;
+  vo.reps = verify_reps;
+  vo.batch_sizes.clear();
+  for (const auto& k : split_list(verify_k)) {
+    char* end = nullptr;
+    const long v = std::strtol(k.c_str(), &end, 10);
+    AMUSD_CHECK(*end == '\0' && v >= 1 && v <= 256, "--verify-k: each K must be an integer in 1..256, got '", k, "'");
+    vo.batch_sizes.push_back(v);
+  }
   AMUSD_CHECK(eo.ctx.n_ctx >= 0 && eo.ctx.n_ctx <= (1 << 20), "--ctx-size must be in 0..1048576, got ", eo.ctx.n_ctx);
   AMUSD_CHECK(eo.threads >= 0 && eo.threads <= 256, "--threads must be in 0..256, got ", eo.threads);
   const auto kv = dtype_from_name(kv_type);
@@ -233,11 +245,9 @@ int cmd_bench(int argc, char** argv) {
     doc["roofline"] = {{"model", label}, {"rows", jr}};
   }
   if (verify_cost) {
-    printer.step("verify-cost: timing target passes of 1..16 tokens");
+    printer.step("verify-cost: timing target passes of " + verify_k + " tokens");
     const auto model = model::Model::load(target, eo.load);
     auto device = backend::make_cpu_device("target", eo.cpus, eo.threads);
-    bench::VerifyCostOptions vo;
-    vo.reps = verify_reps;
     const bench::VerifyCost v = bench::measure_verify_cost(*model, *device, eo.ctx, vo);
     printer.clear();
     std::printf("%s", bench::format_verify_cost(v, label).c_str());

@@ -50,7 +50,8 @@ void bench_gemm(benchmark::State& state, DType type, kernels::Isa isa, int64_t n
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
 }
 
-// The same products over 16-row panels (kernels/panels.h): VNNI for 1-2 tokens, AMX from 3 where usable.
+// The same products over 16-row panels (kernels/panels.h): VNNI for small batches, AMX from kAmxMinTokens where usable
+// (n_tok 3-8 around those thresholds).
 void bench_panels(benchmark::State& state, DType type, kernels::Isa isa, int64_t n_rows) {
   const int64_t n_tok = state.range(0);
   const std::vector<uint8_t> w = random_rows(type, kN, n_rows, 1);
@@ -91,7 +92,7 @@ const bool kRegistered = [] {
       auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_panels, t, isa, rows);
       b->ArgName("n_tok")->Unit(benchmark::kMicrosecond)->Repetitions(5);
       b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
-      b->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16);
+      b->Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(5)->Arg(6)->Arg(7)->Arg(8)->Arg(16);
     }
   return true;
 }();

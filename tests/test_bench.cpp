@@ -653,6 +653,20 @@ TEST(BenchCli, RunsWritesJsonAndReport) {
   EXPECT_EQ(xml_problem(test::read_file(html2)), "");
 }
 
+TEST(BenchCli, VerifyCostForChosenBatchSizes) {
+  const CliResult r = amusd_cli("bench -m " + model("stories260K") + " --verify-cost --verify-k 3,1 --verify-reps 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("cost vs 1 decode step"), std::string::npos) << r.out;
+  std::istringstream lines(r.out);
+  std::vector<std::string> ks;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string k, ms;
+    if (words >> k >> ms && k.find_first_not_of("0123456789") == std::string::npos) ks.push_back(k);
+  }
+  EXPECT_EQ(ks, (std::vector<std::string>{"3", "1"})) << r.out;
+}
+
 TEST(BenchCli, ProgressOnRequest) {
   const CliResult r = amusd_cli("bench -m " + model("stories260K") + " --dataset " +
                                 test::shared_path("datasets/stories-prompts.txt") + " -N 2 -n 8 --progress");
@@ -681,6 +695,9 @@ TEST(BenchCli, ErrorsAreClear) {
       {"bench" + pair + ds + " --reps 0", "--reps"},
       {"bench" + pair + ds + " --strategies ar,", "empty item"},
       {"bench" + pair + ds + " --kv-type q4_0", "--kv-type"},
+      {"bench" + m + " --verify-cost --verify-k 1,x", "--verify-k: each K must be an integer in 1..256, got 'x'"},
+      {"bench" + m + " --verify-cost --verify-k 0", "got '0'"},
+      {"bench" + m + " --verify-cost --verify-k 4,", "empty item"},
       {"bench --from-json /nonexistent.json --report x.html", "cannot read"},
       {"bench --from-json " + bad_jsonl, "--from-json needs --report"},
   };

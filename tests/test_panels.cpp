@@ -82,8 +82,10 @@ TEST_P(Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
   const PanelGemmFn scalar =
       t == DType::Q8_0 ? panel_detail::gemm_scalar<DType::Q8_0> : panel_detail::gemm_scalar<DType::Q4_0>;
   const PanelGemmFn amx = t == DType::Q8_0 ? panel_detail::gemm_amx<DType::Q8_0> : panel_detail::gemm_amx<DType::Q4_0>;
-  for (int64_t n : {32, 256, 2080})
-    for (int64_t rows : {16, 48, 176}) {  // 1, 3 and 11 panels (the decode kernel takes 8, then 2, then 1)
+  // 1, 2, 3, 5, 8 and 65 blocks per row (the AMX kernel works on pairs of blocks, scales them 2 blocks later and
+  // unpacks Q4_0 4 ahead); 1, 3 and 11 panels (the decode kernel takes 8, then 2, then 1)
+  for (int64_t n : {32, 64, 96, 160, 256, 2080})
+    for (int64_t rows : {16, 48, 176}) {
       const Matrix w = random_matrix(t, n, rows, rng);
       const int64_t max_tok = 37;
       const std::vector<uint8_t> x = random_rows(DType::Q8_0, n, max_tok, rng);

@@ -64,7 +64,7 @@ template <> struct PanelType<DType::Q8_0> {
 template <> struct PanelType<DType::Q4_0> {
   static constexpr int kQsBytes = 16, kOffset = 8;
   static constexpr size_t kBlockBytes = 32 + 16 * kQsBytes;
-  static constexpr int64_t kAmxMinTokens = 9;
+  static constexpr int64_t kAmxMinTokens = 8;
 };
 }  // namespace panel_detail
 

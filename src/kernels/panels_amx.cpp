@@ -3,10 +3,11 @@
 //
 // Tiles: A = tokens x 32 activation quants (loaded straight from the Q8_0 rows: stride = the row size), B = the
 // panel block's weights as signed bytes (8 x 64; Q8_0: its quant part as stored, Q4_0: unpacked to the stack),
-// C = tokens x 16 int32. Two sets (0-2, 3-5) alternate between consecutive
-// blocks so that one block's tile work overlaps the previous block's float work.
+// C = tokens x 16 int32. Two sets (0-2, 3-5) alternate between consecutive blocks so that one block's tile work
+// overlaps other blocks' float work.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <vector>
@@ -20,6 +21,8 @@ namespace {
 
 constexpr int kMaxTokens = 16;
 constexpr int kPrefetchBlocks = 8;  // software prefetch distance, in panel blocks
+constexpr int64_t kLag = 2;         // blocks between storing a block's sums and scaling them (even)
+constexpr int64_t kRing = 2 * kLag;
 
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
@@ -57,64 +60,74 @@ AMUSD_BLOCK_SUMS(block_sums_set1, 3, 4, 5)
 #undef AMUSD_BLOCK_SUMS
 
 template <int M>
-[[gnu::always_inline]] inline void apply_scales(const int32_t (*c)[16], const float* d, int64_t d_stride,
+[[gnu::always_inline]] inline void apply_scales(const int32_t (*c)[16], const float* d,
                                                 const uint8_t* pb, __m512 acc[M]) {
   const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb)));
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
-    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c[i])), _mm512_set1_ps(d[i * d_stride]));
+    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c[i])), _mm512_set1_ps(d[i]));
     acc[i] = _mm512_fmadd_ps(f, wd, acc[i]);
   }
 }
 
 constexpr size_t kTileBytes = 512;  // a B tile: 8 rows of 64 bytes
 
-// Q4_0: the B tiles of a whole panel (n_blocks x 512 signed bytes), unpacked from its nibbles before any is loaded
-// into a tile (a tile load right after the vector stores that wrote its bytes stalls for a long time).
-void unpack_q4_0_panel(const uint8_t* panel, int64_t n_blocks, uint8_t* out) {
+// Q4_0: a panel block's B tile (512 signed bytes) unpacked from its nibbles, into a small ring on the stack that stays
+// in L1 (a whole unpacked panel plus 16 activation rows does not). A tile load right after the vector stores that wrote
+// its bytes stalls for a long time, so tiles are unpacked kUnpackAhead blocks before they are loaded. Several token
+// tiles over one panel unpack it again each: measured no slower than sharing one unpacked panel (prefill).
+constexpr int64_t kUnpackAhead = 4;
+constexpr int64_t kUnpackRing = 8;
+
+[[gnu::always_inline]] inline void unpack_q4_0_block(const uint8_t* pb, uint8_t* tile) {
   const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* pb = panel + b * int64_t(PanelType<DType::Q4_0>::kBlockBytes);
-    uint8_t* tile = out + b * int64_t(kTileBytes);
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      const __m512i v = _mm512_loadu_si512(pb + 32 + 64 * k);
-      _mm512_store_si512(tile + 64 * k, _mm512_sub_epi8(_mm512_and_si512(v, low4), eight));
-      _mm512_store_si512(tile + 64 * (k + 4), _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), eight));
-    }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i v = _mm512_loadu_si512(pb + 32 + 64 * k);
+    _mm512_store_si512(tile + 64 * k, _mm512_sub_epi8(_mm512_and_si512(v, low4), eight));
+    _mm512_store_si512(tile + 64 * (k + 4), _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), eight));
   }
 }
 
-// One panel (its 16 outputs) for M tokens: b_tiles are its B tiles (Q4_0: unpacked; Q8_0: null, read in place). The
-// tiles must be configured for M tokens.
+// One panel (its 16 outputs) for M tokens; the tiles must be configured for M tokens. Software-pipelined: block b's
+// sums are stored in iteration b and scaled kLag blocks later, when the tile stores have reached the cache (loads
+// right behind a tile store wait for it; L2-resident microbenchmark, 16 tokens: -19%).
 template <DType W, int M>
-void panel_amx(int64_t n_blocks, const uint8_t* panel, const uint8_t* b_tiles, const uint8_t* x, size_t x_row_bytes,
-               const float* d, float* y, int64_t y_stride) {
+void panel_amx(int64_t n_blocks, const uint8_t* panel, const uint8_t* x, size_t x_row_bytes, const float* d,
+               int64_t d_stride, float* y, int64_t y_stride) {
   constexpr int64_t kBlockBytes = int64_t(PanelType<W>::kBlockBytes);
-  alignas(64) int32_t c[2][16][16];
+  alignas(64) int32_t c[kRing][16][16];                                       // block b's sums in c[b % kRing]
+  alignas(64) uint8_t ring[W == DType::Q4_0 ? kUnpackRing : 1][kTileBytes];  // Q4_0: block b's tile in b % kUnpackRing
   const uint8_t* qs = x + offsetof(block_q8_0, qs);
   auto act = [&](int64_t b) { return qs + b * int64_t(sizeof(block_q8_0)); };
-  auto b_tile = [&](int64_t b) {
+  auto b_tile = [&](int64_t b) -> const uint8_t* {
     if constexpr (W == DType::Q8_0) return panel + b * kBlockBytes + 32;
-    else return b_tiles + b * int64_t(kTileBytes);
+    else return ring[b % kUnpackRing];
+  };
+  auto unpack = [&](int64_t b) {
+    if constexpr (W == DType::Q4_0)
+      if (b < n_blocks) unpack_q4_0_block(panel + b * kBlockBytes, ring[b % kUnpackRing]);
   };
   __m512 acc[M];
   for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+  auto apply = [&](int64_t b) { apply_scales<M>(c[b % kRing], d + b * d_stride, panel + b * kBlockBytes, acc); };
+  for (int64_t u = 0; u < kUnpackAhead; ++u) unpack(u);
   int64_t b = 0;
   for (; b + 2 <= n_blocks; b += 2) {
     const uint8_t* pb = panel + b * kBlockBytes;
     for (int64_t off = 0; off < 2 * kBlockBytes; off += 64)
       _mm_prefetch(reinterpret_cast<const char*>(pb + kPrefetchBlocks * kBlockBytes + off), _MM_HINT_T0);
-    block_sums_set0(act(b), x_row_bytes, b_tile(b), &c[0][0][0]);
-    block_sums_set1(act(b + 1), x_row_bytes, b_tile(b + 1), &c[1][0][0]);
-    apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
-    apply_scales<M>(c[1], d + b + 1, n_blocks, pb + kBlockBytes, acc);
+    unpack(b + kUnpackAhead);
+    unpack(b + kUnpackAhead + 1);
+    block_sums_set0(act(b), x_row_bytes, b_tile(b), &c[b % kRing][0][0]);
+    block_sums_set1(act(b + 1), x_row_bytes, b_tile(b + 1), &c[(b + 1) % kRing][0][0]);
+    if (b >= kLag) {
+      apply(b - kLag);
+      apply(b - kLag + 1);
+    }
   }
-  if (b < n_blocks) {
-    const uint8_t* pb = panel + b * kBlockBytes;
-    block_sums_set0(act(b), x_row_bytes, b_tile(b), &c[0][0][0]);
-    apply_scales<M>(c[0], d + b, n_blocks, pb, acc);
-  }
+  if (b < n_blocks) block_sums_set0(act(b), x_row_bytes, b_tile(b), &c[b % kRing][0][0]);
+  for (int64_t r = std::max<int64_t>(0, b - kLag); r < n_blocks; ++r) apply(r);
   for (int i = 0; i < M; ++i) _mm512_storeu_ps(y + i * y_stride, acc[i]);
 }
 
@@ -130,25 +143,21 @@ template <DType W>
 void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes, int64_t n_tok,
               float* y, int64_t y_stride) {
   const int64_t n_blocks = n / 32;
-  std::vector<float> d(size_t(n_tok * n_blocks));  // [token][block] activation scales
+  std::vector<float> d(size_t(n_tok * n_blocks));  // [block][token] activation scales
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t b = 0; b < n_blocks; ++b)
-      d[size_t(t * n_blocks + b)] = _cvtsh_ss(reinterpret_cast<const block_q8_0*>(x + t * x_row_bytes)[b].d);
-  struct alignas(64) Line { uint8_t bytes[64]; };
-  std::vector<Line> unpacked(W == DType::Q4_0 ? size_t(n_blocks) * kTileBytes / 64 : 0);  // a panel's Q4_0 B tiles
-  uint8_t* b_tiles = W == DType::Q4_0 ? reinterpret_cast<uint8_t*>(unpacked.data()) : nullptr;
-  // Token tiles of <= 16 (balanced). Panels are the outer loop: a panel is read from memory (and Q4_0 unpacked) once,
-  // and stays in cache for the other token tiles.
+      d[size_t(b * n_tok + t)] = _cvtsh_ss(reinterpret_cast<const block_q8_0*>(x + t * x_row_bytes)[b].d);
+  // Token tiles of <= 16 (balanced). Panels are the outer loop: a panel is read from memory once and stays in cache
+  // for the other token tiles.
   const int64_t n_tiles = (n_tok + kMaxTokens - 1) / kMaxTokens;
   const int64_t panel_bytes = n_blocks * int64_t(PanelType<W>::kBlockBytes);
   int configured = 0;  // the token count the tiles are configured for
   for (int64_t p = 0; p < n_panels; ++p) {
     const uint8_t* panel = w + p * panel_bytes;
-    if constexpr (W == DType::Q4_0) unpack_q4_0_panel(panel, n_blocks, b_tiles);
     for (int64_t tile = 0, t0 = 0; tile < n_tiles; ++tile) {
       const int m = int((n_tok - t0 + (n_tiles - tile) - 1) / (n_tiles - tile));
       if (m != configured) configure(configured = m);
-      kFns<W>[size_t(m - 1)](n_blocks, panel, b_tiles, x + t0 * x_row_bytes, x_row_bytes, d.data() + t0 * n_blocks,
+      kFns<W>[size_t(m - 1)](n_blocks, panel, x + t0 * x_row_bytes, x_row_bytes, d.data() + t0, n_tok,
                              y + t0 * y_stride + p * kPanelRows, y_stride);
       t0 += m;
     }
