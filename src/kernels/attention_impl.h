@@ -2,7 +2,8 @@
 // attention_avx512.cpp, which instantiate it with their ISA's flags). S provides: vector type V, width W,
 // zero(), set1(x), load(p, n) for float / f16 pointers with n <= W valid lanes (the rest zero), store(p, v, n),
 // fma(a, b, c) = a * b + c, mul(a, b), reduce(v) (horizontal sum), a lane-wise double accumulator Wide with
-// wide_zero(), add_wide(acc, v) (v's floats added in double) and reduce_wide(acc) (its horizontal sum), round_f16(v)
+// wide_zero(), add_wide(acc, v) (v's floats added in double), widen(v) (v's floats as doubles), fma_wide(a, b, acc)
+// (lane-wise a * b + acc in double) and reduce_wide(acc) (its horizontal sum), round_f16(v)
 // (to F16 and back, nearest even) and softmax(x, n) (the ISA's activation kernel).
 #pragma once
 
@@ -35,18 +36,36 @@ void attend_simd(const AttentionArgs& a) {
         S::store(q[h] + c * W, x, W);
       }
 
-    // Scores: each cached key is loaded once for all heads of the group. With an F16 cache every product of two
-    // F16 values is exact in f32, and the sum is taken in double (lane-wise, one horizontal sum per key and head), so
-    // the score hardly depends on summation order.
-    for (int64_t j = 0; j < a.n_kv; ++j) {
-      const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
-      typename S::Wide dot[8];
-      for (int64_t h = 0; h < nh; ++h) dot[h] = S::wide_zero();
-      for (int64_t c = 0; c < n_chunks; ++c) {
-        const V kv = S::load(kj + c * W, int(std::min(W, hd - c * W)));
-        for (int64_t h = 0; h < nh; ++h) dot[h] = S::add_wide(dot[h], S::mul(S::load(q[h] + c * W, int(W)), kv));
+    // Scores: each cached key is loaded once for all heads of the group, and the sum is taken in double (lane-wise,
+    // one horizontal sum per key and head), so the score hardly depends on summation order. With an F16 cache every
+    // product of two F16 values is exact in f32 and in double: a double fma gives the very bits of adding the f32
+    // product in double, with q widened once per head and each key once per group.
+    using Wide = typename S::Wide;
+    if constexpr (f16) {
+      Wide qw[8][kMaxHeadDim / W];
+      for (int64_t h = 0; h < nh; ++h)
+        for (int64_t c = 0; c < n_chunks; ++c) qw[h][c] = S::widen(S::load(q[h] + c * W, int(W)));
+      for (int64_t j = 0; j < a.n_kv; ++j) {
+        const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
+        Wide dot[8];
+        for (int64_t h = 0; h < nh; ++h) dot[h] = S::wide_zero();
+        for (int64_t c = 0; c < n_chunks; ++c) {
+          const Wide kw = S::widen(S::load(kj + c * W, int(std::min(W, hd - c * W))));
+          for (int64_t h = 0; h < nh; ++h) dot[h] = S::fma_wide(qw[h][c], kw, dot[h]);
+        }
+        for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(S::reduce_wide(dot[h])) * a.scale;
       }
-      for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(S::reduce_wide(dot[h])) * a.scale;
+    } else {
+      for (int64_t j = 0; j < a.n_kv; ++j) {
+        const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
+        Wide dot[8];
+        for (int64_t h = 0; h < nh; ++h) dot[h] = S::wide_zero();
+        for (int64_t c = 0; c < n_chunks; ++c) {
+          const V kv = S::load(kj + c * W, int(std::min(W, hd - c * W)));
+          for (int64_t h = 0; h < nh; ++h) dot[h] = S::add_wide(dot[h], S::mul(S::load(q[h] + c * W, int(W)), kv));
+        }
+        for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(S::reduce_wide(dot[h])) * a.scale;
+      }
     }
     for (int64_t h = 0; h < nh; ++h) {
       float* s = a.scores + (h0 + h) * a.n_kv;
