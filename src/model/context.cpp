@@ -37,7 +37,8 @@ struct Context::Workspace {
   std::vector<float> scores;                  // [n_threads][gqa_ratio][n_ctx] attention scores
   std::vector<float> rope_cos, rope_sin;      // [n_tok][n_rot / 2]
   std::array<std::vector<uint8_t>, 3> xq;     // activations converted to up to 3 vec_dot types
-  // One work counter per matrix product of a forward pass (see matmul), each on its own cache line.
+  // One work counter per matrix product (see matmul) and per attention step of a forward pass, each on its own cache
+  // line.
   struct alignas(64) Counter {
     std::atomic<int64_t> next{0};
   };
@@ -209,13 +210,13 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
   const int64_t out_first = all_logits ? 0 : n - 1;
   const int64_t n_out = logits ? n - out_first : 0;
 
-  // One counter per product: every matrix of every layer, then the output head.
+  // One counter per shared loop: every matrix product and the attention of every layer, then the output head.
   constexpr int64_t kMatmulsPerLayer = std::tuple_size_v<decltype(std::declval<const Layer&>().matrices())>;
-  w.reset_counters(kMatmulsPerLayer * hp.n_layer + 1);
+  w.reset_counters((kMatmulsPerLayer + 1) * hp.n_layer + 1);
 
   device_.threads().run([&](ThreadCtx& tc) {
-    int64_t n_matmuls = 0;  // products done so far: every thread does them in the same order
-    auto next_counter = [&]() -> std::atomic<int64_t>& { return w.counters[n_matmuls++].next; };
+    int64_t n_shared = 0;  // shared loops done so far: every thread does them in the same order
+    auto next_counter = [&]() -> std::atomic<int64_t>& { return w.counters[n_shared++].next; };
     const auto [t0, t1] = tc.range(n);  // this thread's tokens for per-token steps (the same split every time)
 
     // Token embeddings and RoPE angles.
@@ -261,12 +262,14 @@ void Context::forward_batch(std::span<const int32_t> tokens, std::span<const int
       }
       tc.barrier();
       {
-        // One work item per (token, KV head): the query heads sharing that KV head are done together.
-        const int64_t group = hp.gqa_ratio();
-        const auto [a0, a1] = tc.range(n * hp.n_head_kv);
+        // One work item per (token, KV head): the query heads sharing that KV head are done together. An item's cost
+        // grows with its token's position (causal), so threads take items from a shared counter, last tokens first
+        // (a fixed split of the tokens left one thread a quarter of a prompt's attention work and the other three).
+        const int64_t group = hp.gqa_ratio(), n_items = n * hp.n_head_kv;
+        std::atomic<int64_t>& next_item = next_counter();
         float* scores = &w.scores[size_t(tc.ith) * group * kv_.capacity()];
-        for (int64_t i = a0; i < a1; ++i) {
-          const int64_t t = i / hp.n_head_kv, kvh = i % hp.n_head_kv;
+        for (int64_t i; (i = next_item.fetch_add(1, std::memory_order_relaxed)) < n_items;) {
+          const int64_t t = n - 1 - i / hp.n_head_kv, kvh = i % hp.n_head_kv;
           attend({.q = &w.q[t * QD + kvh * group * HD],
                   .k = kv_.k(l, 0) + kvh * HD * kv_elem,
                   .v = kv_.v(l, 0) + kvh * HD * kv_elem,
