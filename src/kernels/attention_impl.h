@@ -70,8 +70,11 @@ void attend_simd(const AttentionArgs& a) {
     for (int64_t h = 0; h < nh; ++h) {
       float* s = a.scores + (h0 + h) * a.n_kv;
       S::softmax(s, a.n_kv);
-      if constexpr (f16)
-        for (int64_t j = 0; j < a.n_kv; ++j) s[j] = f16_to_f32(f32_to_f16(s[j]));
+      if constexpr (f16)  // the F16 rounding in hardware: the same bits as f32_to_f16 for every non-NaN value
+        for (int64_t j = 0; j < a.n_kv; j += W) {
+          const int n = int(std::min(W, a.n_kv - j));
+          S::store(s + j, S::round_f16(S::load(s + j, n)), n);
+        }
     }
 
     // Weighted sum of the values: accumulators stay in registers, each value chunk is loaded once per head group.
