@@ -21,8 +21,9 @@ namespace {
 
 constexpr int kMaxTokens = 16;
 constexpr int kPrefetchBlocks = 8;  // software prefetch distance, in panel blocks
-constexpr int64_t kLag = 2;         // blocks between storing a block's sums and scaling them (even)
+constexpr int64_t kLag = 2;         // blocks between storing a block's sums and scaling them
 constexpr int64_t kRing = 2 * kLag;
+static_assert(kLag % 2 == 0, "the kernel works on pairs of blocks");
 
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
@@ -60,8 +61,8 @@ AMUSD_BLOCK_SUMS(block_sums_set1, 3, 4, 5)
 #undef AMUSD_BLOCK_SUMS
 
 template <int M>
-[[gnu::always_inline]] inline void apply_scales(const int32_t (*c)[16], const float* d,
-                                                const uint8_t* pb, __m512 acc[M]) {
+[[gnu::always_inline]] inline void apply_scales(const int32_t (*c)[16], const float* d, const uint8_t* pb,
+                                                __m512 acc[M]) {
   const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb)));
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
