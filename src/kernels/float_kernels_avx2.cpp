@@ -2,7 +2,8 @@
 //
 // gemm: activations in F16 / BF16 are converted to F32 once per call (exact) into a stack scratch buffer; a tile
 // of R weight rows x NT tokens then keeps R * NT accumulators in registers, converts each 8 weights once and
-// applies them to all NT tokens.
+// applies them to all NT tokens, prefetching the same place of the next R rows (512 MiB F16 matrix x 1 token, one
+// thread, 7 alternated runs: median 10.8 -> 11.6 GB/s).
 //
 // Only the explicit instantiations at the end have external linkage (see legacy_kernels_avx512.cpp for why).
 
@@ -138,10 +139,14 @@ template <DType T, int R, int NT>
   for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const elem_t<T>*>(t.w + (r0 + r) * t.w_row_bytes);
 #pragma GCC unroll 16
   for (int i = 0; i < R * NT; ++i) acc[i / NT][i % NT] = _mm256_setzero_ps();
+  const size_t prefetch = R * t.w_row_bytes;  // the same place in the next R rows
   auto step = [&](int64_t k, auto load_w, auto load_x) {
     __m256 wv[R];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) wv[r] = load_w(w[r] + k);
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w[r] + k) + prefetch, _MM_HINT_T0);
+      wv[r] = load_w(w[r] + k);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < NT; ++i) {
       const __m256 xv = load_x(t.x + i * t.x_stride + k);
