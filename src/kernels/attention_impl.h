@@ -42,37 +42,28 @@ void attend_heads(const AttentionArgs& a, int64_t h0) {
   // product of two F16 values is exact in f32 and in double: a double fma gives the very bits of adding the f32
   // product in double, with q widened once per head and each key once per group.
   using Wide = typename S::Wide;
-  if constexpr (f16) {
-    Wide qw[NH][kMaxHeadDim / W];
+  Wide qw[f16 ? NH : 1][f16 ? kMaxHeadDim / W : 1];  // F16 cache: q widened once per head
+  if constexpr (f16)
     for (int64_t h = 0; h < nh; ++h)
       for (int64_t c = 0; c < n_chunks; ++c) qw[h][c] = S::widen(S::load(q[h] + c * W, int(W)));
-    for (int64_t j = 0; j < a.n_kv; ++j) {
-      const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
-      Wide dot[NH];
+  for (int64_t j = 0; j < a.n_kv; ++j) {
+    const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
+    Wide dot[NH];
 #pragma GCC unroll 8
-      for (int64_t h = 0; h < nh; ++h) dot[h] = S::wide_zero();
-      for (int64_t c = 0; c < n_chunks; ++c) {
-        const Wide kw = S::widen(S::load(kj + c * W, int(std::min(W, hd - c * W))));
+    for (int64_t h = 0; h < nh; ++h) dot[h] = S::wide_zero();
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const V kv = S::load(kj + c * W, int(std::min(W, hd - c * W)));
+      if constexpr (f16) {
+        const Wide kw = S::widen(kv);
 #pragma GCC unroll 8
         for (int64_t h = 0; h < nh; ++h) dot[h] = S::fma_wide(qw[h][c], kw, dot[h]);
-      }
-#pragma GCC unroll 8
-      for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(S::reduce_wide(dot[h])) * a.scale;
-    }
-  } else {
-    for (int64_t j = 0; j < a.n_kv; ++j) {
-      const T* kj = reinterpret_cast<const T*>(a.k + j * a.stride);
-      Wide dot[NH];
-#pragma GCC unroll 8
-      for (int64_t h = 0; h < nh; ++h) dot[h] = S::wide_zero();
-      for (int64_t c = 0; c < n_chunks; ++c) {
-        const V kv = S::load(kj + c * W, int(std::min(W, hd - c * W)));
+      } else {
 #pragma GCC unroll 8
         for (int64_t h = 0; h < nh; ++h) dot[h] = S::add_wide(dot[h], S::mul(S::load(q[h] + c * W, int(W)), kv));
       }
-#pragma GCC unroll 8
-      for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(S::reduce_wide(dot[h])) * a.scale;
     }
+#pragma GCC unroll 8
+    for (int64_t h = 0; h < nh; ++h) a.scores[(h0 + h) * a.n_kv + j] = float(S::reduce_wide(dot[h])) * a.scale;
   }
   for (int64_t h = 0; h < nh; ++h) {
     float* s = a.scores + (h0 + h) * a.n_kv;

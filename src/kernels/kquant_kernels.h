@@ -113,10 +113,15 @@ inline void unpack_scales_q3_K(const uint8_t* packed, uint8_t out[16]) {
   store_u32(out + 12, ((a1 >> 4) & kLow4) | ((a2 >> 6) & kLow2) << 4);
 }
 
-// Software prefetch distance of the fast kernels, in bytes of weights: rows are read one after another, and the
-// hardware prefetcher alone left a decode step waiting on memory (Q4_K 1.1B on AVX-512, 2 threads: 16-19 tokens/s
-// without, 24-38 with 4-8 KiB).
+// The fast kernels prefetch the weights kPrefetchBytes ahead of the super-block they read: rows are read one after
+// another, and the hardware prefetcher alone left a decode step waiting on memory (Q4_K 1.1B on AVX-512, 2 threads:
+// 16-19 tokens/s without, 24-38 with 4-8 KiB).
 constexpr size_t kPrefetchBytes = 8192;
+template <class Block>
+inline void prefetch_ahead(const Block* b) {
+  const char* ahead = reinterpret_cast<const char*>(b) + kPrefetchBytes;
+  for (size_t off = 0; off < sizeof(Block); off += 64) __builtin_prefetch(ahead + off);
+}
 
 // ---- the loop order of every fast gemm ------------------------------------------------------------------------
 // Visits y (n_tok x n_rows, y[t * y_stride + r]) in blocks of kRowBlock rows; within a block, token tiles of up to

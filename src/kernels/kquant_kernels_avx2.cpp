@@ -50,8 +50,7 @@ void dot_tile(int64_t nb, const typename Kind::Block* w, const uint8_t* x, size_
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const char* ahead = reinterpret_cast<const char*>(w + b) + kPrefetchBytes;
-    for (size_t off = 0; off < sizeof(typename Kind::Block); off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+    prefetch_ahead(w + b);
     Unpacked u;
     Kind::unpack(w[b], u);
     __m256i scales[8];
