@@ -3,6 +3,8 @@
 //   gemm/<type>/<isa>/hot   one weight matrix, reused (it stays in L2 / L3: the small-model case)
 //   gemm/<type>/<isa>/cold  copies of the matrix filling twice the last-level cache, used in turn (decode of a
 //                           model far larger than the cache: the weights stream from DRAM)
+//   gemm/q4_K_panels/...    the same over the 16-row panel form (kernels/panels.h) that models use where AMX is
+//                           usable
 // bytes_per_second counts weight bytes: at n_tok = 1 it is the bandwidth the kernel sustains.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "core/dtype.h"
 #include "core/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/panels.h"
 #include "kernels/quant_blocks.h"
 
 namespace amusd {
@@ -55,13 +58,18 @@ size_t last_level_cache_bytes() {
   return l3 > 0 ? size_t(l3) : size_t(64) << 20;
 }
 
-void bench_gemm(benchmark::State& state, DType type, Isa isa, bool cold) {
+void bench_gemm(benchmark::State& state, DType type, Isa isa, bool cold, bool panels) {
   const int64_t n_tok = state.range(0);
   const kernels::TypeKernels& k = kernels::kernels(type, isa);
   const size_t w_row = size_t(row_bytes(type, kN)), x_row = size_t(row_bytes(DType::Q8_K, kN));
   std::mt19937 rng(1);
 
-  const std::vector<uint8_t> matrix = random_matrix(type, rng);
+  std::vector<uint8_t> matrix = random_matrix(type, rng);
+  if (panels) {
+    std::vector<uint8_t> packed(matrix.size());
+    kernels::repack_panels(type, matrix.data(), w_row, kRows, kN, packed.data());
+    matrix.swap(packed);
+  }
   const size_t copies = cold ? std::max<size_t>(2, 2 * last_level_cache_bytes() / matrix.size() + 1) : 1;
   std::vector<uint8_t> w(matrix.size() * copies);
   for (size_t c = 0; c < copies; ++c) std::memcpy(w.data() + c * matrix.size(), matrix.data(), matrix.size());
@@ -76,7 +84,11 @@ void bench_gemm(benchmark::State& state, DType type, Isa isa, bool cold) {
 
   size_t c = 0;
   for (auto _ : state) {
-    k.gemm(kN, w.data() + c * matrix.size(), w_row, kRows, x.data(), x_row, n_tok, y.data(), kRows);
+    if (panels)
+      kernels::panel_gemm_kernel(type, isa)(kN, w.data() + c * matrix.size(), kRows / kernels::kPanelRows, x.data(),
+                                            x_row, n_tok, y.data(), kRows);
+    else
+      k.gemm(kN, w.data() + c * matrix.size(), w_row, kRows, x.data(), x_row, n_tok, y.data(), kRows);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
     c = c + 1 == copies ? 0 : c + 1;
@@ -91,16 +103,19 @@ void bench_gemm(benchmark::State& state, DType type, Isa isa, bool cold) {
 const bool kRegistered = [] {
   for (DType type : {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
     for (Isa isa : kernels::supported_isas())
-      for (bool cold : {false, true}) {
-        const std::string name = "gemm/" + std::string(dtype_name(type)) + "/" + std::string(kernels::isa_name(isa)) +
-                                 (cold ? "/cold" : "/hot");
-        benchmark::RegisterBenchmark(name.c_str(), bench_gemm, type, isa, cold)
-            ->ArgName("n_tok")
-            ->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)
-            ->Unit(benchmark::kMicrosecond)
-            // with --benchmark_repetitions=N: the fastest run, the least disturbed by other work on the machine
-            ->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
-      }
+      for (bool cold : {false, true})
+        for (bool panels : {false, true}) {
+          if (panels && !kernels::has_panels(type)) continue;
+          const std::string name = "gemm/" + std::string(dtype_name(type)) + (panels ? "_panels/" : "/") +
+                                   std::string(kernels::isa_name(isa)) + (cold ? "/cold" : "/hot");
+          benchmark::RegisterBenchmark(name.c_str(), bench_gemm, type, isa, cold, panels)
+              ->ArgName("n_tok")
+              ->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)
+              ->Unit(benchmark::kMicrosecond)
+              // with --benchmark_repetitions=N: the fastest run, the least disturbed by other work on the machine
+              ->ComputeStatistics("min",
+                                  [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+        }
   return true;
 }();
 

@@ -1,5 +1,5 @@
-// Q8_0 / Q4_0 panels (kernels/panels.h): the repacked layout, and every kernel over it (scalar, VNNI, AMX) giving the
-// same bits for every token whatever the batch, close to the row-major kernels.
+// Q8_0 / Q4_0 / Q4_K panels (kernels/panels.h): the repacked layout, and every kernel over it (scalar, VNNI, AMX)
+// giving the same bits for every token whatever the batch, close to the row-major kernels.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "core/dtype.h"
 #include "kernels/kernels.h"
 #include "kernels/panels.h"
+#include "kernels/quant_blocks.h"
 #include "model/context.h"
 #include "model/model.h"
 #include "support.h"
@@ -46,9 +47,12 @@ Matrix random_matrix(DType t, int64_t n, int64_t rows, std::mt19937& rng) {
   return m;
 }
 
+// The activation type of a weight type's kernels.
+DType act_type(DType t) { return find_reference_kernels(t)->vec_dot_type; }
+
 std::vector<float> run(PanelGemmFn fn, const Matrix& w, const std::vector<uint8_t>& x, int64_t n_tok) {
   std::vector<float> y(static_cast<size_t>(n_tok * w.rows), NAN);
-  fn(w.n, w.panels.data(), w.rows / kPanelRows, x.data(), size_t(row_bytes(DType::Q8_0, w.n)), n_tok, y.data(),
+  fn(w.n, w.panels.data(), w.rows / kPanelRows, x.data(), size_t(row_bytes(act_type(w.type), w.n)), n_tok, y.data(),
      w.rows);
   return y;
 }
@@ -59,36 +63,26 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 
 class Panels : public ::testing::TestWithParam<DType> {};
 
-TEST_P(Panels, RepackKeepsEveryQuantAndScale) {
-  std::mt19937 rng(1);
-  const DType t = GetParam();
-  const Matrix m = random_matrix(t, 96, 32, rng);
-  const size_t qs = t == DType::Q8_0 ? 32 : 16, block = 2 + qs, panel_block = 16 * block;
-  ASSERT_EQ(m.panels.size(), 2 * 3 * panel_block);
-  for (int64_t r = 0; r < m.rows; ++r)
-    for (int64_t b = 0; b < 3; ++b) {
-      const uint8_t* src = m.row_major.data() + size_t(r) * m.row_bytes + size_t(b) * block;
-      const uint8_t* pb = m.panels.data() + size_t((r / 16) * 3 + b) * panel_block;
-      const int64_t i = r % 16;
-      EXPECT_EQ(std::memcmp(pb + 2 * i, src, 2), 0) << "scale of row " << r << " block " << b;
-      for (size_t k = 0; k < qs / 4; ++k)
-        EXPECT_EQ(std::memcmp(pb + 32 + 64 * k + 4 * i, src + 2 + 4 * k, 4), 0) << "row " << r << " dword " << k;
-    }
-}
-
 TEST_P(Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
   std::mt19937 rng(2);
   const DType t = GetParam();
-  const PanelGemmFn scalar =
-      t == DType::Q8_0 ? panel_detail::gemm_scalar<DType::Q8_0> : panel_detail::gemm_scalar<DType::Q4_0>;
-  const PanelGemmFn amx = t == DType::Q8_0 ? panel_detail::gemm_amx<DType::Q8_0> : panel_detail::gemm_amx<DType::Q4_0>;
+  using namespace panel_detail;
+  const PanelGemmFn scalar = t == DType::Q8_0   ? gemm_scalar<DType::Q8_0>
+                             : t == DType::Q4_0 ? gemm_scalar<DType::Q4_0>
+                                                : gemm_scalar<DType::Q4_K>;
+  const PanelGemmFn amx = t == DType::Q8_0   ? gemm_amx<DType::Q8_0>
+                          : t == DType::Q4_0 ? gemm_amx<DType::Q4_0>
+                                             : gemm_amx<DType::Q4_K>;
   // 1, 2, 3, 5, 8 and 65 blocks per row (the AMX kernel works on pairs of blocks, scales them 2 blocks later and
-  // unpacks Q4_0 4 ahead); 1, 3 and 11 panels (the decode kernel takes 8, then 2, then 1)
-  for (int64_t n : {32, 64, 96, 160, 256, 2080})
+  // unpacks Q4_0 4 ahead; Q4_K: 1, 2, 3, 9 super-blocks); 1, 3 and 11 panels (the decode kernels take 8 or 4, then 2,
+  // then 1)
+  const std::vector<int64_t> sizes = t == DType::Q4_K ? std::vector<int64_t>{256, 512, 768, 2304}
+                                                      : std::vector<int64_t>{32, 64, 96, 160, 256, 2080};
+  for (int64_t n : sizes)
     for (int64_t rows : {16, 48, 176}) {
       const Matrix w = random_matrix(t, n, rows, rng);
       const int64_t max_tok = 37;
-      const std::vector<uint8_t> x = random_rows(DType::Q8_0, n, max_tok, rng);
+      const std::vector<uint8_t> x = random_rows(act_type(t), n, max_tok, rng);
       const std::vector<float> want = run(scalar, w, x, max_tok);
       for (Isa isa : supported_isas())
         for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 37}) {
@@ -108,16 +102,62 @@ TEST_P(Panels, CloseToTheRowMajorReference) {
   const DType t = GetParam();
   const Matrix w = random_matrix(t, 1024, 32, rng);
   const int64_t n_tok = 5;
-  const std::vector<uint8_t> x = random_rows(DType::Q8_0, 1024, n_tok, rng);
+  const std::vector<uint8_t> x = random_rows(act_type(t), 1024, n_tok, rng);
   std::vector<float> want(static_cast<size_t>(n_tok * w.rows));
   find_reference_kernels(t)->gemm(w.n, w.row_major.data(), w.row_bytes, w.rows, x.data(),
-                                  size_t(row_bytes(DType::Q8_0, w.n)), n_tok, want.data(), w.rows);
+                                  size_t(row_bytes(act_type(t), w.n)), n_tok, want.data(), w.rows);
   const std::vector<float> got = run(panel_gemm_kernel(t, detect_isa()), w, x, n_tok);
+  if (t == DType::Q4_K) {
+    // the reference formula in the reference's order
+    EXPECT_TRUE(same_bits(got, want));
+    return;
+  }
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (std::abs(want[i]) + 100)) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, Panels, ::testing::Values(DType::Q8_0, DType::Q4_0),
+INSTANTIATE_TEST_SUITE_P(Types, Panels, ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_K),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// Q8_0 / Q4_0: block by block (Q4_K: Q4KPanels.RepackKeepsEveryField).
+TEST(LegacyPanels, RepackKeepsEveryQuantAndScale) {
+  std::mt19937 rng(1);
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    SCOPED_TRACE(dtype_name(t));
+    const Matrix m = random_matrix(t, 96, 32, rng);
+    const size_t qs = t == DType::Q8_0 ? 32 : 16, block = 2 + qs, panel_block = 16 * block;
+    ASSERT_EQ(m.panels.size(), 2 * 3 * panel_block);
+    for (int64_t r = 0; r < m.rows; ++r)
+      for (int64_t b = 0; b < 3; ++b) {
+        const uint8_t* src = m.row_major.data() + size_t(r) * m.row_bytes + size_t(b) * block;
+        const uint8_t* pb = m.panels.data() + size_t((r / 16) * 3 + b) * panel_block;
+        const int64_t i = r % 16;
+        EXPECT_EQ(std::memcmp(pb + 2 * i, src, 2), 0) << "scale of row " << r << " block " << b;
+        for (size_t k = 0; k < qs / 4; ++k)
+          EXPECT_EQ(std::memcmp(pb + 32 + 64 * k + 4 * i, src + 2 + 4 * k, 4), 0) << "row " << r << " dword " << k;
+      }
+  }
+}
+
+TEST(Q4KPanels, RepackKeepsEveryField) {
+  std::mt19937 rng(4);
+  const int64_t n = 512, rows = 32, n_blocks = n / 256;
+  const Matrix m = random_matrix(DType::Q4_K, n, rows, rng);
+  constexpr size_t kPanelBlock = 16 * sizeof(block_q4_K);
+  ASSERT_EQ(m.panels.size(), size_t(rows / 16 * n_blocks) * kPanelBlock);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const auto& src = reinterpret_cast<const block_q4_K*>(m.row_major.data() + size_t(r) * m.row_bytes)[b];
+      const uint8_t* pb = m.panels.data() + size_t((r / 16) * n_blocks + b) * kPanelBlock;
+      const int64_t i = r % 16;
+      SCOPED_TRACE("row " + std::to_string(r) + " super-block " + std::to_string(b));
+      EXPECT_EQ(std::memcmp(pb + 2 * i, &src.d, 2), 0);
+      EXPECT_EQ(std::memcmp(pb + 32 + 2 * i, &src.dmin, 2), 0);
+      for (int w = 0; w < 3; ++w) EXPECT_EQ(std::memcmp(pb + 64 + 64 * w + 4 * i, src.scales + 4 * w, 4), 0) << w;
+      for (int c = 0; c < 4; ++c)
+        for (int k = 0; k < 8; ++k)
+          EXPECT_EQ(std::memcmp(pb + 256 + 512 * c + 64 * k + 4 * i, src.qs + 32 * c + 4 * k, 4), 0) << c << " " << k;
+    }
+}
 
 TEST(AmxUsable, OnlyWithAvx512) {
   if (amx_usable()) {
@@ -154,7 +194,8 @@ TEST_P(PanelModel, LogitsMatchRowMajorAndAreBatchInvariant) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, PanelModel, ::testing::Values("mini-target-q8_0", "mini-target-q4_0"),
+INSTANTIATE_TEST_SUITE_P(Models, PanelModel, ::testing::Values("mini-target-q8_0", "mini-target-q4_0",
+                                                                     "mini-target-q4_k_m"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/kquant_kernels.h"
 #include "kernels/quant_blocks.h"
 
 namespace amusd::kernels {
@@ -30,7 +31,7 @@ bool amx_usable() {
   return usable;
 }
 
-bool has_panels(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+bool has_panels(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K; }
 
 namespace {
 
@@ -50,12 +51,33 @@ void repack(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uin
     }
 }
 
+// Q4_K (layout in panels.h): every field of the 16 rows' super-blocks, interleaved by dword.
+void repack_q4_K(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
+  using P = PanelType<DType::Q4_K>;
+  const int64_t n_blocks = n / QK_K;
+  for (int64_t p = 0; p < n_rows / kPanelRows; ++p)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      uint8_t* out = dst + size_t(p * n_blocks + b) * P::kBlockBytes;
+      for (int64_t i = 0; i < kPanelRows; ++i) {
+        const auto& blk =
+            reinterpret_cast<const block_q4_K*>(src + size_t(p * kPanelRows + i) * row_bytes)[b];
+        std::memcpy(out + 2 * i, &blk.d, 2);
+        std::memcpy(out + 32 + 2 * i, &blk.dmin, 2);
+        for (int w = 0; w < 3; ++w) std::memcpy(out + P::kScalesAt + 64 * w + 4 * i, blk.scales + 4 * w, 4);
+        for (int c = 0; c < 4; ++c)
+          for (int k = 0; k < 8; ++k)
+            std::memcpy(out + P::kQsAt + 512 * c + 64 * k + 4 * i, blk.qs + 32 * c + 4 * k, 4);
+      }
+    }
+}
+
 }  // namespace
 
 void repack_panels(DType t, const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
-  AMUSD_ASSERT(has_panels(t) && n_rows % kPanelRows == 0 && n % 32 == 0);
+  AMUSD_ASSERT(has_panels(t) && n_rows % kPanelRows == 0 && n % info(t).block_size == 0);
   if (t == DType::Q8_0) repack<DType::Q8_0>(src, row_bytes, n_rows, n, dst);
-  else repack<DType::Q4_0>(src, row_bytes, n_rows, n, dst);
+  else if (t == DType::Q4_0) repack<DType::Q4_0>(src, row_bytes, n_rows, n, dst);
+  else repack_q4_K(src, row_bytes, n_rows, n, dst);
 }
 
 namespace panel_detail {
@@ -96,13 +118,51 @@ template void gemm_scalar<DType::Q8_0>(int64_t, const uint8_t*, int64_t, const u
 template void gemm_scalar<DType::Q4_0>(int64_t, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*,
                                        int64_t);
 
+// The Q4_K formula of panels.h, one row and token at a time.
+template <>
+void gemm_scalar<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes,
+                              int64_t n_tok, float* y, int64_t y_stride) {
+  using P = PanelType<DType::Q4_K>;
+  const int64_t n_blocks = n / QK_K;
+  auto f16_at = [](const uint8_t* p) {
+    f16_t v;
+    std::memcpy(&v, p, 2);
+    return f16_to_f32(v);
+  };
+  for (int64_t p = 0; p < n_panels; ++p)
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t i = 0; i < kPanelRows; ++i) {
+        float acc = 0.0f;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          const uint8_t* pb = w + size_t(p * n_blocks + b) * P::kBlockBytes;
+          const auto& a = reinterpret_cast<const block_q8_K*>(x + t * x_row_bytes)[b];
+          uint8_t packed[12], scales_mins[16];
+          for (int k = 0; k < 3; ++k) std::memcpy(packed + 4 * k, pb + P::kScalesAt + 64 * k + 4 * i, 4);
+          kquant::unpack_scales_mins_k4(packed, scales_mins);
+          int32_t sumi = 0, summ = 0;
+          for (int s = 0; s < 8; ++s) {
+            int32_t isum = 0;
+            for (int l = 0; l < 32; ++l) {
+              const uint8_t byte = pb[P::kQsAt + 512 * (s / 2) + 64 * (l / 4) + 4 * i + l % 4];
+              isum += (s % 2 ? byte >> 4 : byte & 0x0F) * a.qs[32 * s + l];
+            }
+            sumi += scales_mins[s] * isum;
+            summ += scales_mins[8 + s] * (a.bsums[2 * s] + a.bsums[2 * s + 1]);
+          }
+          acc += f16_at(pb + 2 * i) * a.d * float(sumi) - f16_at(pb + 32 + 2 * i) * a.d * float(summ);
+        }
+        y[t * y_stride + p * kPanelRows + i] = acc;
+      }
+}
+
 }  // namespace panel_detail
 
 PanelGemmFn panel_gemm_kernel(DType t, Isa isa) {
   using namespace panel_detail;
   AMUSD_ASSERT(has_panels(t));
   if (t == DType::Q8_0) return isa == Isa::Avx512 ? gemm_avx512<DType::Q8_0> : gemm_scalar<DType::Q8_0>;
-  return isa == Isa::Avx512 ? gemm_avx512<DType::Q4_0> : gemm_scalar<DType::Q4_0>;
+  if (t == DType::Q4_0) return isa == Isa::Avx512 ? gemm_avx512<DType::Q4_0> : gemm_scalar<DType::Q4_0>;
+  return isa == Isa::Avx512 ? gemm_avx512<DType::Q4_K> : gemm_scalar<DType::Q4_K>;
 }
 
 }  // namespace amusd::kernels

@@ -1,4 +1,4 @@
-// Q8_0 and Q4_0 weights repacked into panels of 16 rows, for Intel AMX (batched verification and prefill) and a VNNI
+// Q8_0, Q4_0 and Q4_K weights repacked into panels of 16 rows, for Intel AMX (batched verification, prefill) and a VNNI
 // kernel over the same layout (decoding). Both compute every output exactly the same way, so a token's result does not
 // depend on the batch it is in (the batch-invariance rule of kernels.h):
 //   isum_b = sum of the 32 products of block b's integer weights (Q4_0: nibble - 8) and the activation's int8 quants
@@ -13,6 +13,17 @@
 //                  32 + 64k + 4i. For Q8_0 that is an AMX B tile of 8 rows x 64 bytes (K = 32, N = 16); for Q4_0 the
 //                  low nibbles of dword k are quants 4k .. 4k+3 and the high ones 16 + 4k .., unpacked to such a tile.
 // Activations are ordinary Q8_0 rows (what the model's convert_input produces for both weight types).
+//
+// Q4_K panels (activations: Q8_K rows) follow the integer formula of kquant_kernels.h per super-block of 256:
+//   sumi = sum over sub-blocks s of scale[s] * isum_s,   summ = sum over s of min[s] * (bsums[2s] + bsums[2s + 1])
+//   acc += d * d_act * float(sumi) - dmin * d_act * float(summ)      (left to right, no fma: the row-major scalar
+//                                                                    reference's bits)
+// where isum_s is the exact int32 sum of sub-block s's 32 nibble x activation products. A panel super-block holds
+// the 16 rows' 144 bytes each (2304):
+//   bytes    0 ..   31: the rows' f16 d (row i at 2i);  32 .. 63: their f16 dmin
+//   bytes   64 ..  255: the 12 packed scale bytes: dword w (bytes 4w .. 4w + 3) of row i at 64 + 64w + 4i
+//   bytes  256 .. 2303: the nibbles, 32 bytes per row and chunk c (0..3; low nibbles = sub-block 2c, high = 2c + 1):
+//                       dword k of row i's chunk c at 256 + 512c + 64k + 4i (VNNI order, as Q4_0)
 #pragma once
 
 #include <cstddef>
@@ -28,21 +39,22 @@ constexpr int64_t kPanelRows = 16;
 // True when this CPU has AMX-INT8 and the OS granted this process the tile state (asked once).
 bool amx_usable();
 
-// Types with a panel form: Q8_0 and Q4_0.
+// Types with a panel form: Q8_0, Q4_0 and Q4_K.
 bool has_panels(DType t);
 
-// Writes the panel form of n_rows (% 16 == 0) rows of type t (Q8_0 / Q4_0) and n elements (row r at
+// Writes the panel form of n_rows (% 16 == 0) rows of type t (has_panels) and n elements (row r at
 // src + r * row_bytes) to dst (n_rows * row_bytes bytes).
 void repack_panels(DType t, const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst);
 
 // y[t * y_stride + r] = dot(row r, x row t) for the n_panels * 16 rows at w (panel form) and n_tok Q8_0 activation
-// rows of n elements at x + t * x_row_bytes. The kernel for an ISA picks AMX for batches where it is usable.
+// rows (Q8_K for Q4_K) of n elements at x + t * x_row_bytes. The kernel for an ISA picks AMX for batches where it is
+// usable.
 using PanelGemmFn = void (*)(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes,
                              int64_t n_tok, float* y, int64_t y_stride);
 PanelGemmFn panel_gemm_kernel(DType t, Isa isa);
 
 namespace panel_detail {
-// The kernels per weight type W (instantiated for Q8_0 and Q4_0). gemm_amx requires amx_usable().
+// The kernels per weight type W (Q8_0, Q4_0, Q4_K). gemm_amx requires amx_usable().
 template <DType W> void gemm_scalar(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
                                     size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
 template <DType W> void gemm_avx512(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
@@ -66,6 +78,18 @@ template <> struct PanelType<DType::Q4_0> {
   static constexpr size_t kBlockBytes = 32 + 16 * kQsBytes;
   static constexpr int64_t kAmxMinTokens = 8;
 };
+template <> struct PanelType<DType::Q4_K> {
+  static constexpr size_t kBlockBytes = 16 * 144;
+  static constexpr size_t kScalesAt = 64, kQsAt = 256;
+  static constexpr int64_t kAmxMinTokens = 8;
+};
+// Q4_K has its own code (super-blocks, integer scales), in panels.cpp, panels_q4k_avx512.cpp and panels_q4k_amx.cpp.
+template <> void gemm_scalar<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
+                                          size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
+template <> void gemm_avx512<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
+                                          size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
+template <> void gemm_amx<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
+                                       size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
 }  // namespace panel_detail
 
 }  // namespace amusd::kernels

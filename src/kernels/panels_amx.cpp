@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/amx_tiles.h"
 #include "kernels/panels.h"
 #include "kernels/quant_blocks.h"
 
@@ -24,41 +25,6 @@ constexpr int kPrefetchBlocks = 8;  // software prefetch distance, in panel bloc
 constexpr int64_t kLag = 2;         // blocks between storing a block's sums and scaling them
 constexpr int64_t kRing = 2 * kLag;
 static_assert(kLag % 2 == 0, "the kernel works on pairs of blocks");
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-void configure(int m) {
-  TileConfig cfg;
-  for (int set = 0; set < 2; ++set) {
-    cfg.rows[3 * set + 0] = uint8_t(m), cfg.colsb[3 * set + 0] = 32;  // A
-    cfg.rows[3 * set + 1] = 8, cfg.colsb[3 * set + 1] = 64;           // B
-    cfg.rows[3 * set + 2] = uint8_t(m), cfg.colsb[3 * set + 2] = 64;  // C
-  }
-  // GCC 12's _tile_loadconfig tells the compiler it reads only 8 bytes of cfg; without this barrier the row and
-  // column fields are dropped as dead stores.
-  __asm__ volatile("" : : "r"(&cfg) : "memory");
-  _tile_loadconfig(&cfg);
-}
-
-// A block's sums into c (64-byte rows) from activations a and the B tile at b, with tile set 0 (tiles 0, 1, 2) or 1
-// (3, 4, 5). The _tile_* macros paste their tile numbers into the instruction text, so each set is its own function.
-#define AMUSD_BLOCK_SUMS(name, kA, kB, kC)                                                          \
-  [[gnu::always_inline]] inline void name(const uint8_t* a, size_t a_stride, const uint8_t* b, int32_t* c) { \
-    _tile_zero(kC);                                                                                \
-    _tile_loadd(kA, a, a_stride);                                                                  \
-    _tile_loadd(kB, b, 64);                                                                        \
-    _tile_dpbssd(kC, kA, kB);                                                                      \
-    _tile_stored(kC, c, 64);                                                                       \
-  }
-AMUSD_BLOCK_SUMS(block_sums_set0, 0, 1, 2)
-AMUSD_BLOCK_SUMS(block_sums_set1, 3, 4, 5)
-#undef AMUSD_BLOCK_SUMS
 
 template <int M>
 [[gnu::always_inline]] inline void apply_scales(const int32_t (*c)[16], const float* d, const uint8_t* pb,
