@@ -110,7 +110,7 @@ const bool kRegistered = [] {
                                    std::string(kernels::isa_name(isa)) + (cold ? "/cold" : "/hot");
           benchmark::RegisterBenchmark(name.c_str(), bench_gemm, type, isa, cold, panels)
               ->ArgName("n_tok")
-              ->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)
+              ->Arg(1)->Arg(2)->Arg(4)->Arg(5)->Arg(8)->Arg(16)
               ->Unit(benchmark::kMicrosecond)
               // with --benchmark_repetitions=N: the fastest run, the least disturbed by other work on the machine
               ->ComputeStatistics("min",

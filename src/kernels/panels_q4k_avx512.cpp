@@ -21,7 +21,7 @@ namespace {
 
 constexpr int kMaxTokens = 8;       // tokens per pass over a panel
 constexpr int kPrefetchBlocks = 2;  // software prefetch distance, in panel super-blocks
-constexpr int kLinesPerBlock = int(P::kBlockBytes / 64);
+static_assert(P::kBlockBytes == 36 * 64, "9 prefetched lines per chunk");
 
 // NP panels x NT tokens, all super-blocks.
 template <int NP, int NT>
@@ -40,27 +40,34 @@ template <int NP, int NT>
       const Scales sc = decode_scales(pb);
       __m512i sumi[NT];
       for (int i = 0; i < NT; ++i) sumi[i] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int s = 0; s < 8; ++s) {
-        // the super-block kPrefetchBlocks ahead, a few lines per sub-block (a burst of 36 stalled on full fill
-        // buffers)
-        for (int l = 5 * s; l < std::min(5 * s + 5, kLinesPerBlock); ++l)
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {  // sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles)
+        // the super-block kPrefetchBlocks ahead, a few lines per chunk (a burst of 36 stalled on full fill buffers)
+        for (int l = 9 * c; l < 9 * c + 9; ++l)
           _mm_prefetch(reinterpret_cast<const char*>(pb + kPrefetchBlocks * P::kBlockBytes + 64 * l), _MM_HINT_T0);
-        const uint8_t* qs = pb + P::kQsAt + 512 * (s / 2);
-        __m512i q[8];
+        const uint8_t* qs = pb + P::kQsAt + 512 * c;
+        __m512i lo[8], hi[8];
 #pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) {
           const __m512i v = _mm512_loadu_si512(qs + 64 * k);
-          q[k] = _mm512_and_si512(s % 2 ? _mm512_srli_epi16(v, 4) : v, low4);
+          lo[k] = _mm512_and_si512(v, low4);
+          hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         }
-        const __m512i scale = scale_of(s < 4 ? sc.sc03 : sc.sc47, s % 4);
+        const __m512i scale_lo = scale_of(c < 2 ? sc.sc03 : sc.sc47, 2 * c % 4);
+        const __m512i scale_hi = scale_of(c < 2 ? sc.sc03 : sc.sc47, 2 * c % 4 + 1);
 #pragma GCC unroll 4
         for (int i = 0; i < NT; ++i) {
-          const int8_t* x = a.qs(t0 + i, b) + 32 * s;
-          __m512i is = _mm512_setzero_si512();
+          // four independent vpdpbusd chains (one chain of 8 waited on its latency)
+          const int8_t* x = a.qs(t0 + i, b) + 64 * c;
+          __m512i s_lo[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+          __m512i s_hi[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
 #pragma GCC unroll 8
-          for (int k = 0; k < 8; ++k) is = _mm512_dpbusd_epi32(is, q[k], _mm512_set1_epi32(load_i32(x + 4 * k)));
-          sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(is, scale));
+          for (int k = 0; k < 8; ++k) {
+            s_lo[k % 2] = _mm512_dpbusd_epi32(s_lo[k % 2], lo[k], _mm512_set1_epi32(load_i32(x + 4 * k)));
+            s_hi[k % 2] = _mm512_dpbusd_epi32(s_hi[k % 2], hi[k], _mm512_set1_epi32(load_i32(x + 32 + 4 * k)));
+          }
+          sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(_mm512_add_epi32(s_lo[0], s_lo[1]), scale_lo));
+          sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(_mm512_add_epi32(s_hi[0], s_hi[1]), scale_hi));
         }
       }
       const __m512 d = row_d(pb), dmin = row_dmin(pb);
