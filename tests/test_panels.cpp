@@ -85,7 +85,7 @@ TEST_P(Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
       const std::vector<uint8_t> x = random_rows(act_type(t), n, max_tok, rng);
       const std::vector<float> want = run(scalar, w, x, max_tok);
       for (Isa isa : supported_isas())
-        for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 37}) {
+        for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 33, 37}) {
           SCOPED_TRACE(std::string(isa_name(isa)) + " n " + std::to_string(n) + " rows " + std::to_string(rows) +
                        " tokens " + std::to_string(n_tok));
           const std::vector<float> got = run(panel_gemm_kernel(t, isa), w, x, n_tok);

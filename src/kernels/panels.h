@@ -81,7 +81,7 @@ template <> struct PanelType<DType::Q4_0> {
 template <> struct PanelType<DType::Q4_K> {
   static constexpr size_t kBlockBytes = 16 * 144;
   static constexpr size_t kScalesAt = 64, kQsAt = 256;
-  static constexpr int64_t kAmxMinTokens = 8;
+  static constexpr int64_t kAmxMinTokens = 9;  // the VNNI kernel takes up to 8 tokens in one pass
 };
 // Q4_K has its own code (super-blocks, integer scales), in panels.cpp, panels_q4k_avx512.cpp and panels_q4k_amx.cpp.
 template <> void gemm_scalar<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
