@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "core/dtype.h"
 #include "kernels/kernels.h"
@@ -67,6 +68,13 @@ template <DType W> void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, 
 // AMX kernel beats the VNNI one in a whole model (`amusd bench --verify-cost`, alternated runs: the VNNI kernel
 // streams 2-8 panels at once and hides its compute behind memory, the AMX kernel reads one panel at a time; Q4_0's
 // tiles must first be unpacked from nibbles, so AMX pays later).
+// An unaligned 4-byte load (the quant dwords the VNNI kernels broadcast).
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 template <DType W> struct PanelType;
 template <> struct PanelType<DType::Q8_0> {
   static constexpr int kQsBytes = 32, kOffset = 128;

@@ -22,12 +22,6 @@ namespace {
 constexpr int kMaxVnniTokens = 8;     // tokens per pass over a panel
 constexpr int kPrefetchBlocks = 6;    // software prefetch distance, in panel blocks
 
-inline int32_t load_i32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 struct Act {
   const uint8_t* x;
   size_t row_bytes;

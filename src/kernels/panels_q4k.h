@@ -15,12 +15,6 @@ namespace {
 
 using P = PanelType<DType::Q4_K>;
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 // Per token and super-block: the activation scale, and the sub-blocks' quant sums as int16 pairs (bsum of sub-block
 // 2j in the low half of dword j, 2j + 1 in the high half), for vpdpwssd against the (min, min) pairs.
 struct Act {
