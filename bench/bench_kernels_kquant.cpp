@@ -105,7 +105,7 @@ const bool kRegistered = [] {
     for (Isa isa : kernels::supported_isas())
       for (bool cold : {false, true})
         for (bool panels : {false, true}) {
-          if (panels && !kernels::has_panels(type)) continue;
+          if (panels && (!kernels::has_panels(type) || isa != Isa::Avx512)) continue;  // models repack for AMX CPUs
           const std::string name = "gemm/" + std::string(dtype_name(type)) + (panels ? "_panels/" : "/") +
                                    std::string(kernels::isa_name(isa)) + (cold ? "/cold" : "/hot");
           benchmark::RegisterBenchmark(name.c_str(), bench_gemm, type, isa, cold, panels)

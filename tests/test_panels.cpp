@@ -1,4 +1,4 @@
-// Q8_0 / Q4_0 / Q4_K panels (kernels/panels.h): the repacked layout, and every kernel over it (scalar, VNNI, AMX)
+// Q8_0 / Q4_0 / Q4_K / Q6_K panels (kernels/panels.h): the repacked layout, and every kernel over it (scalar, VNNI, AMX)
 // giving the same bits for every token whatever the batch, close to the row-major kernels.
 #include <gtest/gtest.h>
 
@@ -69,14 +69,17 @@ TEST_P(Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
   using namespace panel_detail;
   const PanelGemmFn scalar = t == DType::Q8_0   ? gemm_scalar<DType::Q8_0>
                              : t == DType::Q4_0 ? gemm_scalar<DType::Q4_0>
-                                                : gemm_scalar<DType::Q4_K>;
+                             : t == DType::Q4_K ? gemm_scalar<DType::Q4_K>
+                                                : gemm_scalar<DType::Q6_K>;
   const PanelGemmFn amx = t == DType::Q8_0   ? gemm_amx<DType::Q8_0>
                           : t == DType::Q4_0 ? gemm_amx<DType::Q4_0>
-                                             : gemm_amx<DType::Q4_K>;
+                          : t == DType::Q4_K ? gemm_amx<DType::Q4_K>
+                                             : nullptr;  // Q6_K: VNNI only
   // 1, 2, 3, 5, 8 and 65 blocks per row (the AMX kernel works on pairs of blocks, scales them 2 blocks later and
   // unpacks Q4_0 4 ahead; Q4_K: 1, 2, 3, 9 super-blocks); 1, 3 and 11 panels (the decode kernels take 8 or 4, then 2,
   // then 1)
-  const std::vector<int64_t> sizes = t == DType::Q4_K ? std::vector<int64_t>{256, 512, 768, 2304}
+  const bool k_quant = t == DType::Q4_K || t == DType::Q6_K;
+  const std::vector<int64_t> sizes = k_quant ? std::vector<int64_t>{256, 512, 768, 2304}
                                                       : std::vector<int64_t>{32, 64, 96, 160, 256, 2080};
   for (int64_t n : sizes)
     for (int64_t rows : {16, 48, 176}) {
@@ -90,7 +93,7 @@ TEST_P(Panels, EveryKernelGivesTheScalarBitsForEveryBatchSize) {
                        " tokens " + std::to_string(n_tok));
           const std::vector<float> got = run(panel_gemm_kernel(t, isa), w, x, n_tok);
           ASSERT_TRUE(same_bits(got, std::vector<float>(want.begin(), want.begin() + n_tok * rows)));
-          if (amx_usable() && isa == Isa::Avx512) {
+          if (amx && amx_usable() && isa == Isa::Avx512) {
             ASSERT_TRUE(same_bits(run(amx, w, x, n_tok), got)) << "AMX";
           }
         }
@@ -107,7 +110,7 @@ TEST_P(Panels, CloseToTheRowMajorReference) {
   find_reference_kernels(t)->gemm(w.n, w.row_major.data(), w.row_bytes, w.rows, x.data(),
                                   size_t(row_bytes(act_type(t), w.n)), n_tok, want.data(), w.rows);
   const std::vector<float> got = run(panel_gemm_kernel(t, detect_isa()), w, x, n_tok);
-  if (t == DType::Q4_K) {
+  if (t == DType::Q4_K || t == DType::Q6_K) {
     // the reference formula in the reference's order
     EXPECT_TRUE(same_bits(got, want));
     return;
@@ -115,7 +118,7 @@ TEST_P(Panels, CloseToTheRowMajorReference) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (std::abs(want[i]) + 100)) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, Panels, ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_K),
+INSTANTIATE_TEST_SUITE_P(Types, Panels, ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 // Q8_0 / Q4_0: block by block (Q4_K: Q4KPanels.RepackKeepsEveryField).
@@ -136,6 +139,29 @@ TEST(LegacyPanels, RepackKeepsEveryQuantAndScale) {
           EXPECT_EQ(std::memcmp(pb + 32 + 64 * k + 4 * i, src + 2 + 4 * k, 4), 0) << "row " << r << " dword " << k;
       }
   }
+}
+
+TEST(Q6KPanels, RepackKeepsEveryField) {
+  std::mt19937 rng(5);
+  const int64_t n = 512, rows = 32, n_blocks = n / 256;
+  const Matrix m = random_matrix(DType::Q6_K, n, rows, rng);
+  constexpr size_t kPanelBlock = 16 * sizeof(block_q6_K);
+  ASSERT_EQ(m.panels.size(), size_t(rows / 16 * n_blocks) * kPanelBlock);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const auto& src = reinterpret_cast<const block_q6_K*>(m.row_major.data() + size_t(r) * m.row_bytes)[b];
+      const uint8_t* pb = m.panels.data() + size_t((r / 16) * n_blocks + b) * kPanelBlock;
+      const int64_t i = r % 16;
+      SCOPED_TRACE("row " + std::to_string(r) + " super-block " + std::to_string(b));
+      EXPECT_EQ(std::memcmp(pb + 2 * i, &src.d, 2), 0);
+      for (int g = 0; g < 16; ++g) EXPECT_EQ(int8_t(pb[32 + 16 * g + i]), src.scales[g]) << g;
+      for (int j = 0; j < 4; ++j)
+        for (int k = 0; k < 8; ++k)
+          EXPECT_EQ(std::memcmp(pb + 288 + 512 * j + 64 * k + 4 * i, src.ql + 32 * j + 4 * k, 4), 0) << j << " " << k;
+      for (int c = 0; c < 2; ++c)
+        for (int k = 0; k < 8; ++k)
+          EXPECT_EQ(std::memcmp(pb + 2336 + 512 * c + 64 * k + 4 * i, src.qh + 32 * c + 4 * k, 4), 0) << c << " " << k;
+    }
 }
 
 TEST(Q4KPanels, RepackKeepsEveryField) {
@@ -195,7 +221,7 @@ TEST_P(PanelModel, LogitsMatchRowMajorAndAreBatchInvariant) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PanelModel, ::testing::Values("mini-target-q8_0", "mini-target-q4_0",
-                                                                     "mini-target-q4_k_m"),
+                                                                     "mini-target-q4_k_m", "mini-target-q6_k"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');

@@ -31,7 +31,9 @@ bool amx_usable() {
   return usable;
 }
 
-bool has_panels(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K; }
+bool has_panels(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K || t == DType::Q6_K;
+}
 
 namespace {
 
@@ -71,13 +73,39 @@ void repack_q4_K(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n
     }
 }
 
+// Q6_K (layout in panels.h): f(panel offset, block offset, bytes) for every field of row i of a panel super-block.
+template <class F>
+void for_each_q6_K_field(int64_t i, F&& f) {
+  using P = PanelType<DType::Q6_K>;
+  f(size_t(2 * i), offsetof(block_q6_K, d), 2);
+  for (size_t g = 0; g < 16; ++g) f(P::kScalesAt + 16 * g + size_t(i), offsetof(block_q6_K, scales) + g, 1);
+  for (size_t j = 0; j < 4; ++j)
+    for (size_t m = 0; m < 8; ++m) f(P::kQlAt + 512 * j + 64 * m + size_t(4 * i), 32 * j + 4 * m, 4);
+  for (size_t c = 0; c < 2; ++c)
+    for (size_t m = 0; m < 8; ++m) f(P::kQhAt + 512 * c + 64 * m + size_t(4 * i), offsetof(block_q6_K, qh) + 32 * c + 4 * m, 4);
+}
+
+void repack_q6_K(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
+  using P = PanelType<DType::Q6_K>;
+  const int64_t n_blocks = n / QK_K;
+  for (int64_t p = 0; p < n_rows / kPanelRows; ++p)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      uint8_t* out = dst + size_t(p * n_blocks + b) * P::kBlockBytes;
+      for (int64_t i = 0; i < kPanelRows; ++i) {
+        const uint8_t* blk = src + size_t(p * kPanelRows + i) * row_bytes + size_t(b) * sizeof(block_q6_K);
+        for_each_q6_K_field(i, [&](size_t at, size_t from, size_t bytes) { std::memcpy(out + at, blk + from, bytes); });
+      }
+    }
+}
+
 }  // namespace
 
 void repack_panels(DType t, const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
   AMUSD_ASSERT(has_panels(t) && n_rows % kPanelRows == 0 && n % info(t).block_size == 0);
   if (t == DType::Q8_0) repack<DType::Q8_0>(src, row_bytes, n_rows, n, dst);
   else if (t == DType::Q4_0) repack<DType::Q4_0>(src, row_bytes, n_rows, n, dst);
-  else repack_q4_K(src, row_bytes, n_rows, n, dst);
+  else if (t == DType::Q4_K) repack_q4_K(src, row_bytes, n_rows, n, dst);
+  else repack_q6_K(src, row_bytes, n_rows, n, dst);
 }
 
 namespace panel_detail {
@@ -155,6 +183,41 @@ void gemm_scalar<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, con
       }
 }
 
+// The Q6_K formula of panels.h, one row and token at a time, from the row's super-block put back together.
+template <>
+void gemm_scalar<DType::Q6_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes,
+                              int64_t n_tok, float* y, int64_t y_stride) {
+  using P = PanelType<DType::Q6_K>;
+  const int64_t n_blocks = n / QK_K;
+  for (int64_t p = 0; p < n_panels; ++p)
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t i = 0; i < kPanelRows; ++i) {
+        float acc = 0.0f;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          const uint8_t* pb = w + size_t(p * n_blocks + b) * P::kBlockBytes;
+          const auto& a = reinterpret_cast<const block_q8_K*>(x + t * x_row_bytes)[b];
+          block_q6_K blk;
+          for_each_q6_K_field(i, [&](size_t at, size_t to, size_t bytes) {
+            std::memcpy(reinterpret_cast<uint8_t*>(&blk) + to, pb + at, bytes);
+          });
+          int32_t sumi = 0;
+          for (int g = 0; g < 16; ++g) {
+            int32_t isum = 0;
+            for (int e = 16 * g; e < 16 * g + 16; ++e) {
+              const int c = e / 128, k = (e % 128) / 32, l = e % 32;
+              const int low = (blk.ql[64 * c + 32 * (k & 1) + l] >> (4 * (k >> 1))) & 0xF;
+              const int high = (blk.qh[32 * c + l] >> (2 * k)) & 3;
+              isum += (low | high << 4) * a.qs[e];
+            }
+            sumi += blk.scales[g] * (isum - 32 * a.bsums[g]);
+          }
+          const float dmin = 0.0f, summ = 0.0f;
+          acc += f16_to_f32(blk.d) * a.d * float(sumi) - dmin * a.d * summ;
+        }
+        y[t * y_stride + p * kPanelRows + i] = acc;
+      }
+}
+
 }  // namespace panel_detail
 
 PanelGemmFn panel_gemm_kernel(DType t, Isa isa) {
@@ -162,7 +225,8 @@ PanelGemmFn panel_gemm_kernel(DType t, Isa isa) {
   AMUSD_ASSERT(has_panels(t));
   if (t == DType::Q8_0) return isa == Isa::Avx512 ? gemm_avx512<DType::Q8_0> : gemm_scalar<DType::Q8_0>;
   if (t == DType::Q4_0) return isa == Isa::Avx512 ? gemm_avx512<DType::Q4_0> : gemm_scalar<DType::Q4_0>;
-  return isa == Isa::Avx512 ? gemm_avx512<DType::Q4_K> : gemm_scalar<DType::Q4_K>;
+  if (t == DType::Q4_K) return isa == Isa::Avx512 ? gemm_avx512<DType::Q4_K> : gemm_scalar<DType::Q4_K>;
+  return isa == Isa::Avx512 ? gemm_avx512<DType::Q6_K> : gemm_scalar<DType::Q6_K>;
 }
 
 }  // namespace amusd::kernels

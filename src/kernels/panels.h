@@ -24,6 +24,13 @@
 //   bytes   64 ..  255: the 12 packed scale bytes: dword w (bytes 4w .. 4w + 3) of row i at 64 + 64w + 4i
 //   bytes  256 .. 2303: the nibbles, 32 bytes per row and chunk c (0..3; low nibbles = sub-block 2c, high = 2c + 1):
 //                       dword k of row i's chunk c at 256 + 512c + 64k + 4i (VNNI order, as Q4_0)
+//
+// Q6_K panels (activations: Q8_K rows), the same way with 16 groups of 16 and offset 32, no mins:
+//   sumi = sum over groups g of scale[g] * (isum_g - 32 * bsums[g]);   acc += d * d_act * float(sumi) - 0 * d_act * 0
+// A panel super-block holds the 16 rows' 210 bytes each (3360):
+//   bytes    0 ..   31: the rows' f16 d;   32 .. 287: the int8 scales, group g of row i at 32 + 16g + i
+//   bytes  288 .. 2335: ql, 32 bytes per row and chunk j (0..3): dword m of row i's chunk j at 288 + 512j + 64m + 4i
+//   bytes 2336 .. 3359: qh, likewise for its 2 chunks of 32 bytes: dword m of chunk c at 2336 + 512c + 64m + 4i
 #pragma once
 
 #include <cstddef>
@@ -40,7 +47,7 @@ constexpr int64_t kPanelRows = 16;
 // True when this CPU has AMX-INT8 and the OS granted this process the tile state (asked once).
 bool amx_usable();
 
-// Types with a panel form: Q8_0, Q4_0 and Q4_K.
+// Types with a panel form: Q8_0, Q4_0, Q4_K and Q6_K.
 bool has_panels(DType t);
 
 // Writes the panel form of n_rows (% 16 == 0) rows of type t (has_panels) and n elements (row r at
@@ -91,13 +98,22 @@ template <> struct PanelType<DType::Q4_K> {
   static constexpr size_t kScalesAt = 64, kQsAt = 256;
   static constexpr int64_t kAmxMinTokens = 9;  // the VNNI kernel takes up to 8 tokens in one pass
 };
-// Q4_K has its own code (super-blocks, integer scales), in panels.cpp, panels_q4k_avx512.cpp and panels_q4k_amx.cpp.
+template <> struct PanelType<DType::Q6_K> {
+  static constexpr size_t kBlockBytes = 16 * 210;
+  static constexpr size_t kScalesAt = 32, kQlAt = 288, kQhAt = 2336;
+};
+// The K-quants have their own code (super-blocks, integer scales), in panels.cpp, panels_q4k_avx512.cpp,
+// panels_q4k_amx.cpp and panels_q6k_avx512.cpp.
 template <> void gemm_scalar<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
                                           size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
 template <> void gemm_avx512<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
                                           size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
 template <> void gemm_amx<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
                                        size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
+template <> void gemm_scalar<DType::Q6_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
+                                          size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
+template <> void gemm_avx512<DType::Q6_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x,
+                                          size_t x_row_bytes, int64_t n_tok, float* y, int64_t y_stride);
 }  // namespace panel_detail
 
 }  // namespace amusd::kernels
