@@ -150,7 +150,8 @@ int cmd_bench(int argc, char** argv) {
               "default: first core : the rest)", &splits);
   args.option({"-c", "--ctx-size"}, "N", "context size (default: the model's, at most 4096)", &eo.ctx.n_ctx);
   args.option({"--kv-type"}, "TYPE", "KV cache type: f16 (default) or f32", &kv_type);
-  args.flag({"--no-amx"}, "keep Q8_0 / Q4_0 / Q4_K weights row-major (no AMX panels; see amusd generate --help)",
+  args.flag({"--no-amx"},
+            "keep Q8_0 / Q4_0 / Q4_K / Q6_K weights row-major (no AMX panels; see amusd generate --help)",
             &eo.load.keep_row_major);
   args.option({"--json"}, "FILE", "write config, every sample (tokens, timestamps, statistics, timeline) and the "
               "table as JSON", &json_path);

@@ -8,8 +8,8 @@ namespace amusd::app {
 void add_engine_options(ArgParser& args, engine::EngineOptions& eo, std::string& kv_type) {
   args.option({"-c", "--ctx-size"}, "N", "context size (default: the model's, at most 4096)", &eo.ctx.n_ctx);
   args.option({"--kv-type"}, "TYPE", "KV cache type: f16 (default) or f32", &kv_type);
-  args.flag({"--no-amx"}, "keep Q8_0 / Q4_0 / Q4_K weights row-major instead of repacking them into panels for AMX "
-            "(on CPUs with AMX-INT8, where batched verification and prefill use it)", &eo.load.keep_row_major);
+  args.flag({"--no-amx"}, "keep Q8_0 / Q4_0 / Q4_K / Q6_K weights row-major instead of repacking them into panels "
+            "for AMX (on CPUs with AMX-INT8, where batched verification and prefill use it)", &eo.load.keep_row_major);
   args.option({"--cpus"}, "LIST", "CPU cores for ar and sd, e.g. 0-1 (default: all)", &eo.cpus);
   args.option({"-t", "--threads"}, "N", "threads for ar and sd (default: one per core)", &eo.threads);
   args.option({"--cpus-verify"}, "LIST", "amusd: cores of the verifier (default: all but the first)", &eo.cpus_verify);

@@ -16,8 +16,8 @@
 namespace amusd::model {
 
 // A weight matrix: n_out rows of n_in elements, row r at data + r * row_bytes (GGUF shape [n_in, n_out]); or, when
-// panels is set, the same bytes in the 16-row panel form of kernels/panels.h (Q8_0, Q4_0, Q4_K; rows are then only
-// addressable in whole panels: data + r * row_bytes for r % 16 == 0).
+// panels is set, the same bytes in the 16-row panel form of kernels/panels.h (Q8_0, Q4_0, Q4_K, Q6_K; rows are then
+// only addressable in whole panels: data + r * row_bytes for r % 16 == 0).
 struct Weight {
   std::string name;
   DType type = DType::F32;
@@ -29,10 +29,10 @@ struct Weight {
 };
 
 struct LoadOptions {
-  // Unless set, Q8_0, Q4_0 and Q4_K matrices are repacked into 16-row panels where the CPU and OS allow AMX
+  // Unless set, Q8_0, Q4_0, Q4_K and Q6_K matrices are repacked into 16-row panels where the CPU and OS allow AMX
   // (kernels::amx_usable()): batched verification and prefill then cost little more than one decoding step. Either way
-  // every batch size gives the same bits; the two layouts differ from each other by float rounding only (Q4_K: not at
-  // all). The repacked copy replaces the mapped weights in memory.
+  // every batch size gives the same bits; the two layouts differ from each other by float rounding only (Q4_K / Q6_K
+  // panels give the scalar reference kernel's bits). The repacked copy replaces the mapped weights in memory.
   bool keep_row_major = false;
 };
 
