@@ -37,65 +37,55 @@ bool has_panels(DType t) {
 
 namespace {
 
+// f(offset in the panel block, offset in the row's block, bytes) for every field of row i's block (a super-block
+// for the K-quants) in a panel block of type W: the layouts of panels.h.
+template <DType W, class F>
+void for_each_field(int64_t i, F&& f) {
+  using P = PanelType<W>;
+  const size_t r = size_t(i);
+  if constexpr (W == DType::Q8_0 || W == DType::Q4_0) {
+    f(2 * r, 0, 2);  // d, then the quants
+    for (size_t k = 0; k < P::kQsBytes / 4; ++k) f(32 + 64 * k + 4 * r, 2 + 4 * k, 4);
+  } else if constexpr (W == DType::Q4_K) {
+    f(2 * r, offsetof(block_q4_K, d), 2);
+    f(32 + 2 * r, offsetof(block_q4_K, dmin), 2);
+    for (size_t k = 0; k < 3; ++k) f(P::kScalesAt + 64 * k + 4 * r, offsetof(block_q4_K, scales) + 4 * k, 4);
+    for (size_t c = 0; c < 4; ++c)
+      for (size_t k = 0; k < 8; ++k)
+        f(P::kQsAt + 512 * c + 64 * k + 4 * r, offsetof(block_q4_K, qs) + 32 * c + 4 * k, 4);
+  } else {
+    static_assert(W == DType::Q6_K);
+    f(2 * r, offsetof(block_q6_K, d), 2);
+    for (size_t g = 0; g < 16; ++g) f(P::kScalesAt + 16 * g + r, offsetof(block_q6_K, scales) + g, 1);
+    for (size_t c = 0; c < 4; ++c)
+      for (size_t k = 0; k < 8; ++k) f(P::kQlAt + 512 * c + 64 * k + 4 * r, offsetof(block_q6_K, ql) + 32 * c + 4 * k, 4);
+    for (size_t c = 0; c < 2; ++c)
+      for (size_t k = 0; k < 8; ++k) f(P::kQhAt + 512 * c + 64 * k + 4 * r, offsetof(block_q6_K, qh) + 32 * c + 4 * k, 4);
+  }
+}
+
 template <DType W>
 void repack(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
-  using P = PanelType<W>;
-  constexpr size_t kRowBlock = 2 + P::kQsBytes;  // f16 d, then the quants
-  const int64_t n_blocks = n / 32;
+  const int64_t block = info(W).block_size, n_blocks = n / block;
+  const size_t block_bytes = size_t(info(W).block_bytes);
   for (int64_t p = 0; p < n_rows / kPanelRows; ++p)
     for (int64_t b = 0; b < n_blocks; ++b) {
-      uint8_t* out = dst + size_t(p * n_blocks + b) * P::kBlockBytes;
+      uint8_t* out = dst + size_t(p * n_blocks + b) * PanelType<W>::kBlockBytes;
       for (int64_t i = 0; i < kPanelRows; ++i) {
-        const uint8_t* blk = src + size_t(p * kPanelRows + i) * row_bytes + size_t(b) * kRowBlock;
-        std::memcpy(out + 2 * i, blk, 2);
-        for (int k = 0; k < P::kQsBytes / 4; ++k) std::memcpy(out + 32 + 64 * k + 4 * i, blk + 2 + 4 * k, 4);
+        const uint8_t* blk = src + size_t(p * kPanelRows + i) * row_bytes + size_t(b) * block_bytes;
+        for_each_field<W>(i, [&](size_t at, size_t from, size_t bytes) { std::memcpy(out + at, blk + from, bytes); });
       }
     }
 }
 
-// Q4_K (layout in panels.h): every field of the 16 rows' super-blocks, interleaved by dword.
-void repack_q4_K(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
-  using P = PanelType<DType::Q4_K>;
-  const int64_t n_blocks = n / QK_K;
-  for (int64_t p = 0; p < n_rows / kPanelRows; ++p)
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      uint8_t* out = dst + size_t(p * n_blocks + b) * P::kBlockBytes;
-      for (int64_t i = 0; i < kPanelRows; ++i) {
-        const auto& blk =
-            reinterpret_cast<const block_q4_K*>(src + size_t(p * kPanelRows + i) * row_bytes)[b];
-        std::memcpy(out + 2 * i, &blk.d, 2);
-        std::memcpy(out + 32 + 2 * i, &blk.dmin, 2);
-        for (int w = 0; w < 3; ++w) std::memcpy(out + P::kScalesAt + 64 * w + 4 * i, blk.scales + 4 * w, 4);
-        for (int c = 0; c < 4; ++c)
-          for (int k = 0; k < 8; ++k)
-            std::memcpy(out + P::kQsAt + 512 * c + 64 * k + 4 * i, blk.qs + 32 * c + 4 * k, 4);
-      }
-    }
-}
-
-// Q6_K (layout in panels.h): f(panel offset, block offset, bytes) for every field of row i of a panel super-block.
-template <class F>
-void for_each_q6_K_field(int64_t i, F&& f) {
-  using P = PanelType<DType::Q6_K>;
-  f(size_t(2 * i), offsetof(block_q6_K, d), 2);
-  for (size_t g = 0; g < 16; ++g) f(P::kScalesAt + 16 * g + size_t(i), offsetof(block_q6_K, scales) + g, 1);
-  for (size_t j = 0; j < 4; ++j)
-    for (size_t m = 0; m < 8; ++m) f(P::kQlAt + 512 * j + 64 * m + size_t(4 * i), 32 * j + 4 * m, 4);
-  for (size_t c = 0; c < 2; ++c)
-    for (size_t m = 0; m < 8; ++m) f(P::kQhAt + 512 * c + 64 * m + size_t(4 * i), offsetof(block_q6_K, qh) + 32 * c + 4 * m, 4);
-}
-
-void repack_q6_K(const uint8_t* src, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* dst) {
-  using P = PanelType<DType::Q6_K>;
-  const int64_t n_blocks = n / QK_K;
-  for (int64_t p = 0; p < n_rows / kPanelRows; ++p)
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      uint8_t* out = dst + size_t(p * n_blocks + b) * P::kBlockBytes;
-      for (int64_t i = 0; i < kPanelRows; ++i) {
-        const uint8_t* blk = src + size_t(p * kPanelRows + i) * row_bytes + size_t(b) * sizeof(block_q6_K);
-        for_each_q6_K_field(i, [&](size_t at, size_t from, size_t bytes) { std::memcpy(out + at, blk + from, bytes); });
-      }
-    }
+// Row i's block of type W back from a panel block.
+template <DType W, class Block>
+Block unpack_row(const uint8_t* pb, int64_t i) {
+  Block blk;
+  for_each_field<W>(i, [&](size_t at, size_t to, size_t bytes) {
+    std::memcpy(reinterpret_cast<uint8_t*>(&blk) + to, pb + at, bytes);
+  });
+  return blk;
 }
 
 }  // namespace
@@ -104,8 +94,8 @@ void repack_panels(DType t, const uint8_t* src, size_t row_bytes, int64_t n_rows
   AMUSD_ASSERT(has_panels(t) && n_rows % kPanelRows == 0 && n % info(t).block_size == 0);
   if (t == DType::Q8_0) repack<DType::Q8_0>(src, row_bytes, n_rows, n, dst);
   else if (t == DType::Q4_0) repack<DType::Q4_0>(src, row_bytes, n_rows, n, dst);
-  else if (t == DType::Q4_K) repack_q4_K(src, row_bytes, n_rows, n, dst);
-  else repack_q6_K(src, row_bytes, n_rows, n, dst);
+  else if (t == DType::Q4_K) repack<DType::Q4_K>(src, row_bytes, n_rows, n, dst);
+  else repack<DType::Q6_K>(src, row_bytes, n_rows, n, dst);
 }
 
 namespace panel_detail {
@@ -146,38 +136,32 @@ template void gemm_scalar<DType::Q8_0>(int64_t, const uint8_t*, int64_t, const u
 template void gemm_scalar<DType::Q4_0>(int64_t, const uint8_t*, int64_t, const uint8_t*, size_t, int64_t, float*,
                                        int64_t);
 
-// The Q4_K formula of panels.h, one row and token at a time.
+// The Q4_K formula of panels.h, one row and token at a time, from the row's super-block put back together.
 template <>
 void gemm_scalar<DType::Q4_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes,
                               int64_t n_tok, float* y, int64_t y_stride) {
   using P = PanelType<DType::Q4_K>;
   const int64_t n_blocks = n / QK_K;
-  auto f16_at = [](const uint8_t* p) {
-    f16_t v;
-    std::memcpy(&v, p, 2);
-    return f16_to_f32(v);
-  };
   for (int64_t p = 0; p < n_panels; ++p)
     for (int64_t t = 0; t < n_tok; ++t)
       for (int64_t i = 0; i < kPanelRows; ++i) {
         float acc = 0.0f;
         for (int64_t b = 0; b < n_blocks; ++b) {
-          const uint8_t* pb = w + size_t(p * n_blocks + b) * P::kBlockBytes;
+          const auto blk = unpack_row<DType::Q4_K, block_q4_K>(w + size_t(p * n_blocks + b) * P::kBlockBytes, i);
           const auto& a = reinterpret_cast<const block_q8_K*>(x + t * x_row_bytes)[b];
-          uint8_t packed[12], scales_mins[16];
-          for (int k = 0; k < 3; ++k) std::memcpy(packed + 4 * k, pb + P::kScalesAt + 64 * k + 4 * i, 4);
-          kquant::unpack_scales_mins_k4(packed, scales_mins);
+          uint8_t scales_mins[16];
+          kquant::unpack_scales_mins_k4(blk.scales, scales_mins);
           int32_t sumi = 0, summ = 0;
           for (int s = 0; s < 8; ++s) {
             int32_t isum = 0;
             for (int l = 0; l < 32; ++l) {
-              const uint8_t byte = pb[P::kQsAt + 512 * (s / 2) + 64 * (l / 4) + 4 * i + l % 4];
+              const uint8_t byte = blk.qs[32 * (s / 2) + l];
               isum += (s % 2 ? byte >> 4 : byte & 0x0F) * a.qs[32 * s + l];
             }
             sumi += scales_mins[s] * isum;
             summ += scales_mins[8 + s] * (a.bsums[2 * s] + a.bsums[2 * s + 1]);
           }
-          acc += f16_at(pb + 2 * i) * a.d * float(sumi) - f16_at(pb + 32 + 2 * i) * a.d * float(summ);
+          acc += f16_to_f32(blk.d) * a.d * float(sumi) - f16_to_f32(blk.dmin) * a.d * float(summ);
         }
         y[t * y_stride + p * kPanelRows + i] = acc;
       }
@@ -194,12 +178,8 @@ void gemm_scalar<DType::Q6_K>(int64_t n, const uint8_t* w, int64_t n_panels, con
       for (int64_t i = 0; i < kPanelRows; ++i) {
         float acc = 0.0f;
         for (int64_t b = 0; b < n_blocks; ++b) {
-          const uint8_t* pb = w + size_t(p * n_blocks + b) * P::kBlockBytes;
+          const auto blk = unpack_row<DType::Q6_K, block_q6_K>(w + size_t(p * n_blocks + b) * P::kBlockBytes, i);
           const auto& a = reinterpret_cast<const block_q8_K*>(x + t * x_row_bytes)[b];
-          block_q6_K blk;
-          for_each_q6_K_field(i, [&](size_t at, size_t to, size_t bytes) {
-            std::memcpy(reinterpret_cast<uint8_t*>(&blk) + to, pb + at, bytes);
-          });
           int32_t sumi = 0;
           for (int g = 0; g < 16; ++g) {
             int32_t isum = 0;

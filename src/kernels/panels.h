@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "core/dtype.h"
 #include "kernels/kernels.h"
@@ -75,6 +76,15 @@ template <DType W> void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, 
 // AMX kernel beats the VNNI one in a whole model (`amusd bench --verify-cost`, alternated runs: the VNNI kernel
 // streams 2-8 panels at once and hides its compute behind memory, the AMX kernel reads one panel at a time; Q4_0's
 // tiles must first be unpacked from nibbles, so AMX pays later).
+// A thread's own buffer of at least n elements of T, kept from call to call (one per T and Tag): the kernels'
+// per-call activation tables without an allocation per matrix product.
+template <class T, int Tag>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
 // An unaligned 4-byte load (the quant dwords the VNNI kernels broadcast).
 inline int32_t load_i32(const void* p) {
   int32_t v;

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <array>
 #include <utility>
-#include <vector>
 
 #include "kernels/amx_tiles.h"
 #include "kernels/panels.h"
@@ -110,7 +109,7 @@ template <DType W>
 void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes, int64_t n_tok,
               float* y, int64_t y_stride) {
   const int64_t n_blocks = n / 32;
-  std::vector<float> d(size_t(n_tok * n_blocks));  // [block][token] activation scales
+  float* d = scratch<float, 1>(size_t(n_tok * n_blocks));  // [block][token] activation scales
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t b = 0; b < n_blocks; ++b)
       d[size_t(b * n_tok + t)] = _cvtsh_ss(reinterpret_cast<const block_q8_0*>(x + t * x_row_bytes)[b].d);
@@ -124,7 +123,7 @@ void gemm_amx(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, s
     for (int64_t tile = 0, t0 = 0; tile < n_tiles; ++tile) {
       const int m = int((n_tok - t0 + (n_tiles - tile) - 1) / (n_tiles - tile));
       if (m != configured) configure(configured = m);
-      kFns<W>[size_t(m - 1)](n_blocks, panel, x + t0 * x_row_bytes, x_row_bytes, d.data() + t0, n_tok,
+      kFns<W>[size_t(m - 1)](n_blocks, panel, x + t0 * x_row_bytes, x_row_bytes, d + t0, n_tok,
                              y + t0 * y_stride + p * kPanelRows, y_stride);
       t0 += m;
     }

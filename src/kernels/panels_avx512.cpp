@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernels/panels.h"
 #include "kernels/quant_blocks.h"
@@ -25,8 +24,8 @@ constexpr int kPrefetchBlocks = 6;    // software prefetch distance, in panel bl
 struct Act {
   const uint8_t* x;
   size_t row_bytes;
-  std::vector<float> d;       // [token][block] activation scales
-  std::vector<int32_t> corr;  // [token][block] -offset * sum of the block's quants
+  float* d;       // [token][block] activation scales
+  int32_t* corr;  // [token][block] -offset * sum of the block's quants
 };
 
 // The 8 unsigned weight registers of a panel block: register k = dword k (quants 4k .. 4k+3) of the 16 rows.
@@ -108,7 +107,7 @@ void gemm_avx512(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x
   if (n_tok >= PanelType<W>::kAmxMinTokens && amx_usable())
     return gemm_amx<W>(n, w, n_panels, x, x_row_bytes, n_tok, y, y_stride);
   const int64_t n_blocks = n / 32;
-  Act a{x, x_row_bytes, std::vector<float>(size_t(n_tok * n_blocks)), std::vector<int32_t>(size_t(n_tok * n_blocks))};
+  Act a{x, x_row_bytes, scratch<float, 0>(size_t(n_tok * n_blocks)), scratch<int32_t, 0>(size_t(n_tok * n_blocks))};
   const __m256i ones = _mm256_set1_epi8(1);
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t b = 0; b < n_blocks; ++b) {

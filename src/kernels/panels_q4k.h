@@ -5,7 +5,6 @@
 #include <immintrin.h>
 
 #include <cstring>
-#include <vector>
 
 #include "kernels/panels.h"
 #include "kernels/quant_blocks.h"
@@ -21,8 +20,8 @@ struct Act {
   const uint8_t* x;
   size_t row_bytes;
   int64_t n_blocks;
-  std::vector<float> d;         // [token][block]
-  std::vector<int32_t> bsum2;   // [token][block][4]
+  float* d;         // [token][block]
+  int32_t* bsum2;   // [token][block][4]
   const int8_t* qs(int64_t t, int64_t b) const {
     return reinterpret_cast<const block_q8_K*>(x + t * row_bytes)[b].qs;
   }
@@ -81,8 +80,8 @@ struct Scales {
 
 // The activation side of a gemm call.
 inline Act prepare_act(const uint8_t* x, size_t x_row_bytes, int64_t n_tok, int64_t n_blocks) {
-  Act a{x, x_row_bytes, n_blocks, std::vector<float>(size_t(n_tok * n_blocks)),
-        std::vector<int32_t>(size_t(4 * n_tok * n_blocks))};
+  Act a{x, x_row_bytes, n_blocks, scratch<float, 0>(size_t(n_tok * n_blocks)),
+        scratch<int32_t, 0>(size_t(4 * n_tok * n_blocks))};
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t b = 0; b < n_blocks; ++b) {
       const auto& blk = reinterpret_cast<const block_q8_K*>(x + t * x_row_bytes)[b];

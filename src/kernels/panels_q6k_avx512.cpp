@@ -10,7 +10,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "kernels/panels.h"
 #include "kernels/quant_blocks.h"
@@ -29,8 +28,8 @@ struct Act {
   const uint8_t* x;
   size_t row_bytes;
   int64_t n_blocks;
-  std::vector<float> d;        // [token][block]
-  std::vector<int32_t> start;  // [token][block][16]
+  float* d;        // [token][block]
+  int32_t* start;  // [token][block][16]
   const int8_t* qs(int64_t t, int64_t b) const {
     return reinterpret_cast<const block_q8_K*>(x + t * row_bytes)[b].qs;
   }
@@ -102,8 +101,8 @@ template <>
 void gemm_avx512<DType::Q6_K>(int64_t n, const uint8_t* w, int64_t n_panels, const uint8_t* x, size_t x_row_bytes,
                               int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t n_blocks = n / QK_K;
-  Act a{x, x_row_bytes, n_blocks, std::vector<float>(size_t(n_tok * n_blocks)),
-        std::vector<int32_t>(size_t(16 * n_tok * n_blocks))};
+  Act a{x, x_row_bytes, n_blocks, scratch<float, 0>(size_t(n_tok * n_blocks)),
+        scratch<int32_t, 0>(size_t(16 * n_tok * n_blocks))};
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t b = 0; b < n_blocks; ++b) {
       const auto& blk = reinterpret_cast<const block_q8_K*>(x + t * x_row_bytes)[b];
