@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "kernels/panels.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/vnni_broadcast.h"
 
 namespace amusd::kernels::panel_detail {
 
@@ -47,21 +49,11 @@ template <DType W>
 }
 
 // s + the products of the 8 unsigned weight registers q and the 32 signed activation bytes at x, dword k broadcast
-// against q[k]: 8 vpdpbusd with the broadcasts folded into their memory operands. Written out because GCC broadcasts
-// into registers first and, with several tokens and panels in flight, keeps dozens of them live and spills them and
-// the accumulators to the stack (`amusd_microbench gemm/q4_0_panels`, 5 tokens: 10-15% slower).
+// against q[k], the broadcasts in the instructions' memory operands (vnni_broadcast.h; at 5 tokens GCC's own code
+// spilled 40 broadcast registers and the accumulators).
 [[gnu::always_inline]] inline __m512i dpbusd_block(__m512i s, const __m512i q[8], const uint8_t* x) {
-  asm("vpdpbusd (%[x])%{1to16%}, %[q0], %[s]\n\t"
-      "vpdpbusd 4(%[x])%{1to16%}, %[q1], %[s]\n\t"
-      "vpdpbusd 8(%[x])%{1to16%}, %[q2], %[s]\n\t"
-      "vpdpbusd 12(%[x])%{1to16%}, %[q3], %[s]\n\t"
-      "vpdpbusd 16(%[x])%{1to16%}, %[q4], %[s]\n\t"
-      "vpdpbusd 20(%[x])%{1to16%}, %[q5], %[s]\n\t"
-      "vpdpbusd 24(%[x])%{1to16%}, %[q6], %[s]\n\t"
-      "vpdpbusd 28(%[x])%{1to16%}, %[q7], %[s]"
-      : [s] "+v"(s)
-      : [x] "r"(x), "m"(*reinterpret_cast<const int8_t(*)[32]>(x)), [q0] "v"(q[0]), [q1] "v"(q[1]), [q2] "v"(q[2]),
-        [q3] "v"(q[3]), [q4] "v"(q[4]), [q5] "v"(q[5]), [q6] "v"(q[6]), [q7] "v"(q[7]));
+  [&]<int... K>(std::integer_sequence<int, K...>) { ((s = dpbusd_at<4 * K>(s, q[K], x)), ...); }(
+      std::make_integer_sequence<int, 8>());
   return s;
 }
 

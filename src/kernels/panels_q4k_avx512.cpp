@@ -11,8 +11,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "kernels/panels_q4k.h"
+#include "kernels/vnni_broadcast.h"
 
 namespace amusd::kernels::panel_detail {
 
@@ -56,11 +58,10 @@ template <int NT>
         const int8_t* x = a.qs(t0 + i, b) + 64 * c;
         __m512i s_lo[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
         __m512i s_hi[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) {
-          s_lo[k % 2] = _mm512_dpbusd_epi32(s_lo[k % 2], lo[k], _mm512_set1_epi32(load_i32(x + 4 * k)));
-          s_hi[k % 2] = _mm512_dpbusd_epi32(s_hi[k % 2], hi[k], _mm512_set1_epi32(load_i32(x + 32 + 4 * k)));
-        }
+        [&]<int... K>(std::integer_sequence<int, K...>) {
+          ((s_lo[K % 2] = dpbusd_at<4 * K>(s_lo[K % 2], lo[K], x),
+            s_hi[K % 2] = dpbusd_at<32 + 4 * K>(s_hi[K % 2], hi[K], x)), ...);
+        }(std::make_integer_sequence<int, 8>());
         sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(_mm512_add_epi32(s_lo[0], s_lo[1]), scale_lo));
         sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(_mm512_add_epi32(s_hi[0], s_hi[1]), scale_hi));
       }
