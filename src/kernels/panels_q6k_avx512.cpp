@@ -10,9 +10,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/panels.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/vnni_broadcast.h"
 
 namespace amusd::kernels::panel_detail {
 
@@ -73,11 +75,10 @@ template <int NT>
         const int32_t* start = &a.start[size_t(((t0 + i) * n_blocks + b) * 16)];
         __m512i s[4] = {_mm512_set1_epi32(start[g_lo]), _mm512_set1_epi32(start[g_lo + 1]),
                         _mm512_set1_epi32(start[g_hi]), _mm512_set1_epi32(start[g_hi + 1])};
-#pragma GCC unroll 8
-        for (int m = 0; m < 8; ++m) {
-          s[m / 4] = _mm512_dpbusd_epi32(s[m / 4], lo[m], _mm512_set1_epi32(load_i32(x + 4 * m)));
-          s[2 + m / 4] = _mm512_dpbusd_epi32(s[2 + m / 4], hi[m], _mm512_set1_epi32(load_i32(x + 64 + 4 * m)));
-        }
+        [&]<int... M>(std::integer_sequence<int, M...>) {
+          ((s[M / 4] = dpbusd_at<4 * M>(s[M / 4], lo[M], x),
+            s[2 + M / 4] = dpbusd_at<64 + 4 * M>(s[2 + M / 4], hi[M], x)), ...);
+        }(std::make_integer_sequence<int, 8>());
 #pragma GCC unroll 4
         for (int q = 0; q < 4; ++q) sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(s[q], sc[q]));
       }
